@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+export const BACKEND_MODES = ['SQLITE', 'POSTGRES_MIRROR', 'POSTGRES_PRIMARY'] as const;
+export type BackendMode = (typeof BACKEND_MODES)[number];
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const envSchema = z
+  .object({
+    SX_DB_BACKEND_MODE: z.enum(BACKEND_MODES).default('SQLITE'),
+    SX_DB_PATH: z.string().min(1).default('data/sx_obsidian.db'),
+    SX_POSTGRES_DSN: z
+      .string()
+      .refine((v) => v === 'embedded' || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL or "embedded"')
+      .optional(),
+    SX_POSTGRES_ADMIN_DSN: z
+      .string()
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
+      .optional(),
+    SX_POSTGRES_SCHEMA_PREFIX: z
+      .string()
+      .regex(identifier, 'must match ^[A-Za-z_][A-Za-z0-9_]*$')
+      .max(20, 'must be at most 20 characters, leaving room for the source id in 63 bytes')
+      .default('sx'),
+    SX_POSTGRES_REGISTRY_TABLE: z
+      .string()
+      .regex(identifier, 'must match ^[A-Za-z_][A-Za-z0-9_]*$')
+      .max(63)
+      .default('sx_source_registry'),
+    SX_POSTGRES_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+    SX_POSTGRES_EMBEDDED_DIR: z.string().min(1).default('data/pg'),
+    SX_POSTGRES_EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+    SX_API_HOST: z.string().min(1).default('127.0.0.1'),
+    SX_API_PORT: z.coerce.number().int().min(0).max(65535).default(8123),
+    SX_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
+    SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
+    SX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    // The seed forbids a silent fallback: PRIMARY without a DSN must not quietly serve SQLite.
+    if (env.SX_DB_BACKEND_MODE === 'POSTGRES_PRIMARY' && !env.SX_POSTGRES_DSN) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['SX_POSTGRES_DSN'],
+        message: 'is required when SX_DB_BACKEND_MODE=POSTGRES_PRIMARY (a postgres:// URL or "embedded")',
+      });
+    }
+  });
+
+export interface GatewayConfig {
+  mode: BackendMode;
+  sqlitePath: string;
+  postgres: {
+    dsn: string | null;
+    adminDsn: string | null;
+    schemaPrefix: string;
+    registryTable: string;
+    poolMax: number;
+    embeddedDir: string;
+    embeddedPort: number;
+  };
+  api: { host: string; port: number };
+  adminToken: string | null;
+  registryCacheTtlMs: number;
+  demoImport: boolean;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the environment; every bad value is named in one error. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  // Empty strings are treated as unset, as a shell `VAR=` usually means "no value".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    mode: e.SX_DB_BACKEND_MODE,
+    sqlitePath: e.SX_DB_PATH,
+    postgres: {
+      dsn: e.SX_POSTGRES_DSN ?? null,
+      adminDsn: e.SX_POSTGRES_ADMIN_DSN ?? null,
+      schemaPrefix: e.SX_POSTGRES_SCHEMA_PREFIX,
+      registryTable: e.SX_POSTGRES_REGISTRY_TABLE,
+      poolMax: e.SX_POSTGRES_POOL_MAX,
+      embeddedDir: e.SX_POSTGRES_EMBEDDED_DIR,
+      embeddedPort: e.SX_POSTGRES_EMBEDDED_PORT,
+    },
+    api: { host: e.SX_API_HOST, port: e.SX_API_PORT },
+    adminToken: e.SX_ADMIN_TOKEN ?? null,
+    registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,
+    demoImport: e.SX_DEMO_IMPORT === '1',
+    logLevel: e.SX_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,40 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Every error a client, a log line or a test may match on. Codes are the contract; messages may change.
+ * `status` is the HTTP status the response carries when this error ends a request.
+ */
+export const ERROR_CODES = {
+  SOURCE_ID_INVALID: 400,
+  SOURCE_ID_MISSING: 400,
+  SOURCE_NOT_MAPPED: 400,
+  PROFILE_SOURCE_MISMATCH: 400,
+  SCHEMA_NAME_TAKEN: 409,
+  SOURCE_IS_DEFAULT: 409,
+  SOURCE_HAS_DATA: 409,
+  NOT_FOUND: 404,
+  BAD_USER_INPUT: 400,
+  PAGE_SIZE_TOO_LARGE: 400,
+  FORBIDDEN: 403,
+  CSV_MISSING_COLUMN: 400,
+  CSV_MALFORMED: 400,
+  CSV_EMPTY: 400,
+  CSV_ENCODING: 400,
+  DATABASE_UNAVAILABLE: 503,
+  TOOL_MISSING: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GatewayError extends GraphQLError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...details, http: { status: ERROR_CODES[code] } } });
+    this.code = code;
+    this.name = 'GatewayError';
+  }
+}
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return error instanceof GatewayError;
+}

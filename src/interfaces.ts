@@ -1,0 +1,105 @@
+import type { Sql } from 'sql-template-tag';
+import type { BackendMode } from './config.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** What a statement observer sees; tests count statements with it, logs may time them. */
+export interface StatementEvent {
+  dialect: Dialect;
+  sourceId: string | null;
+  text: string;
+}
+export type StatementObserver = (event: StatementEvent) => void;
+
+/**
+ * A handle bound to one source. In PostgreSQL it is a pooled client inside a transaction whose search_path
+ * names the source's schema; in SQLite it is the shared connection, and every statement filters by source_id.
+ * Library modules receive only this, never a pool or a raw connection.
+ */
+export interface TenantDb {
+  readonly dialect: Dialect;
+  readonly sourceId: string;
+  readonly schemaName: string | null;
+  all<Row = Record<string, unknown>>(query: Sql): Promise<Row[]>;
+  one<Row = Record<string, unknown>>(query: Sql): Promise<Row | undefined>;
+  /** Returns the number of rows the statement changed. */
+  run(query: Sql): Promise<number>;
+}
+
+/** A binding that lives as long as one GraphQL operation (or one command). */
+export interface TenantSession {
+  readonly source: SourceRecord;
+  readonly db: TenantDb;
+  /** Commits (ok) or rolls back, then hands the connection back. Safe to call more than once. */
+  finish(ok: boolean): Promise<void>;
+}
+
+export interface SourceRecord {
+  id: string;
+  label: string | null;
+  kind: string | null;
+  description: string | null;
+  enabled: boolean;
+  isDefault: boolean;
+  schemaName: string | null;
+  migrationVersion: number | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
+export interface SourceInput {
+  sourceId: string;
+  label?: string | null;
+  kind?: string | null;
+  description?: string | null;
+  enabled?: boolean | null;
+}
+
+export interface BackendContext {
+  backend: 'sqlite' | 'postgres_mirror' | 'postgres_primary';
+  mode: BackendMode;
+  sourceId: string | null;
+  schema: string | null;
+  searchPath: string | null;
+  deprecated: boolean;
+  notice: string | null;
+}
+
+export interface DatabaseHealth {
+  reachable: boolean;
+  latencyMs: number | null;
+  serverVersion: string | null;
+  error: string | null;
+}
+
+/**
+ * The two stores implement this; the GraphQL layer and the commands cannot tell which one they talk to.
+ * Every method that touches a source's rows goes through `openTenant` / `withTenant`, the tenancy boundary.
+ */
+export interface Store {
+  readonly mode: BackendMode;
+  readonly dialect: Dialect;
+  backendContext(source: SourceRecord | null): BackendContext;
+  health(): Promise<DatabaseHealth>;
+
+  listSources(): Promise<SourceRecord[]>;
+  /** Validates the id and finds the source, or throws SOURCE_ID_INVALID / SOURCE_NOT_MAPPED. */
+  resolveSource(sourceId: string): Promise<SourceRecord>;
+  /** Creates the source (and in PostgreSQL its schema) if missing; updates the given metadata. Idempotent. */
+  bootstrapSource(input: SourceInput): Promise<SourceRecord>;
+  activateSource(sourceId: string): Promise<SourceRecord>;
+  /** Refused for the default source and for a source that holds items. */
+  deleteSource(sourceId: string): Promise<void>;
+
+  /** A lazily connected binding for one operation; resolve errors are thrown here, before any query. */
+  openTenant(sourceId: string): Promise<TenantSession>;
+  /** One transaction for a write: committed when fn resolves, rolled back when it throws. */
+  withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T>;
+  /**
+   * For imports: staging may stream for a long time, the merge must be atomic. SQLite gives the import its own
+   * connection so the shared one never waits on a write lock held across an await.
+   */
+  withImport<T>(sourceId: string, fn: (db: TenantDb, runAtomically: <R>(merge: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T>;
+
+  close(): Promise<void>;
+}

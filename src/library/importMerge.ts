@@ -1,0 +1,160 @@
+import sql, { bulk, raw, type Sql } from 'sql-template-tag';
+import type { Dialect, TenantDb } from '../interfaces.js';
+import type { AuthorStageRow, BookmarkStageRow, ConsolidatedStageRow } from '../import/csvFields.js';
+import { jsonType, sameValue, tempTable, tempTableAs } from './dialect.js';
+
+export interface ImportCounts {
+  inserted: number;
+  updated: number;
+  skipped: number;
+}
+
+// Keys are compared with the "C"-collated columns of the PostgreSQL layout; SQLite has no such collation name.
+const keyText = (dialect: Dialect): Sql => raw(dialect === 'postgres' ? 'text COLLATE "C"' : 'TEXT');
+
+const STAGING = ['stage_consolidated', 'stage_authors', 'stage_bookmarks', 'stage_incoming', 'stage_classified'];
+
+export async function createStaging(db: TenantDb): Promise<void> {
+  const key = keyText(db.dialect);
+  const json = jsonType(db.dialect);
+  for (const table of STAGING) await db.run(sql`DROP TABLE IF EXISTS ${raw(table)}`);
+  await db.run(tempTable(db.dialect, 'stage_consolidated', sql`(
+    seq integer NOT NULL, video_id ${key}, author_id ${key}, author_unique_id ${key}, author_name text,
+    caption text, platform text, csv_row_hash text, video_path text, cover_path text, row_json ${json})`));
+  await db.run(tempTable(db.dialect, 'stage_authors', sql`(
+    seq integer NOT NULL, author_id ${key}, author_unique_id ${key}, author_name text, followers bigint, hearts bigint,
+    videos_count bigint, signature text, is_private integer, row_json ${json})`));
+  await db.run(tempTable(db.dialect, 'stage_bookmarks', sql`(
+    seq integer NOT NULL, video_id ${key}, bookmark_timestamp text, row_json ${json})`));
+}
+
+export async function stageConsolidated(db: TenantDb, rows: readonly ConsolidatedStageRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.run(sql`
+    INSERT INTO stage_consolidated (seq, video_id, author_id, author_unique_id, author_name, caption, platform,
+                                    csv_row_hash, video_path, cover_path, row_json)
+    VALUES ${bulk(rows.map((r) => [r.seq, r.videoId, r.authorId, r.authorUniqueId, r.authorName, r.caption, r.platform, r.csvRowHash, r.videoPath, r.coverPath, r.rowJson]))}`);
+}
+
+export async function stageAuthors(db: TenantDb, rows: readonly AuthorStageRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.run(sql`
+    INSERT INTO stage_authors (seq, author_id, author_unique_id, author_name, followers, hearts, videos_count,
+                               signature, is_private, row_json)
+    VALUES ${bulk(rows.map((r) => [r.seq, r.authorId, r.authorUniqueId, r.authorName, r.followers, r.hearts, r.videosCount, r.signature, r.isPrivate, r.rowJson]))}`);
+}
+
+export async function stageBookmarks(db: TenantDb, rows: readonly BookmarkStageRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.run(sql`
+    INSERT INTO stage_bookmarks (seq, video_id, bookmark_timestamp, row_json)
+    VALUES ${bulk(rows.map((r) => [r.seq, r.videoId, r.bookmarkTimestamp, r.rowJson]))}`);
+}
+
+/** The fields whose change makes a row "updated"; the original compared exactly these. */
+const COMPARED = ['csv_row_hash', 'bookmarked', 'bookmark_timestamp', 'followers', 'hearts', 'videos_count', 'signature', 'is_private'];
+
+const VIDEO_COLUMNS = [
+  'platform', 'author_id', 'author_unique_id', 'author_name', 'followers', 'hearts', 'videos_count', 'signature',
+  'is_private', 'caption', 'bookmarked', 'bookmark_timestamp', 'video_path', 'cover_path', 'csv_row_hash',
+];
+
+function unchangedAgainst(dialect: Dialect, prefix: string): Sql {
+  const parts = COMPARED.map((column) => sameValue(dialect, raw(`i.${column}`), raw(`${prefix}${column}`)));
+  return raw(parts.map((p) => p.sql).join(' AND '));
+}
+
+/**
+ * Set-wise merge of the staged files into the source's tables, with the original importer's counts:
+ * rows are judged in file order, each against the row before it with the same id (or the stored row for the
+ * first one), exactly as a row-by-row import would; the last row of an id is the one that is kept.
+ * User meta is never written here.
+ */
+export async function mergeStaged(db: TenantDb, importedAt: string): Promise<ImportCounts> {
+  const { dialect, sourceId } = db;
+  await db.run(sql`CREATE INDEX stage_consolidated_video ON stage_consolidated (video_id, seq)`);
+  await db.run(sql`CREATE INDEX stage_authors_author ON stage_authors (author_id, seq)`);
+  await db.run(sql`CREATE INDEX stage_bookmarks_video ON stage_bookmarks (video_id, seq)`);
+
+  await db.run(tempTableAs(dialect, 'stage_incoming', sql`
+    WITH a AS (
+      SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY author_id ORDER BY seq DESC) AS rn
+                       FROM stage_authors s WHERE author_id IS NOT NULL) x WHERE rn = 1
+    ), b AS (
+      SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS rn
+                       FROM stage_bookmarks s WHERE video_id IS NOT NULL) x WHERE rn = 1
+    )
+    SELECT c.seq, c.video_id AS id, c.platform, c.author_id,
+           coalesce(a.author_unique_id, c.author_unique_id) AS author_unique_id,
+           coalesce(a.author_name, c.author_name) AS author_name,
+           a.followers, a.hearts, a.videos_count, a.signature, a.is_private, c.caption,
+           CASE WHEN b.video_id IS NULL THEN 0 ELSE 1 END AS bookmarked,
+           b.bookmark_timestamp,
+           coalesce(c.video_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/videos/' || c.video_id || '.mp4'
+                                       WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/videos/' || c.video_id || '.mp4'
+                                       ELSE 'Following/videos/' || c.video_id || '.mp4' END) AS video_path,
+           coalesce(c.cover_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/covers/' || c.video_id || '.jpg'
+                                       WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/covers/' || c.video_id || '.jpg'
+                                       ELSE 'Following/covers/' || c.video_id || '.jpg' END) AS cover_path,
+           c.csv_row_hash, c.row_json
+      FROM stage_consolidated c
+      LEFT JOIN a ON a.author_id = c.author_id
+      LEFT JOIN b ON b.video_id = c.video_id
+     WHERE c.video_id IS NOT NULL`));
+
+  const previous = COMPARED.map((column) => `lag(${column}) OVER w AS prev_${column}`).join(', ');
+  await db.run(tempTableAs(dialect, 'stage_classified', sql`
+    SELECT i.*,
+           CASE WHEN i.prev_seq IS NULL AND v.id IS NULL THEN 'inserted'
+                WHEN i.prev_seq IS NOT NULL AND ${unchangedAgainst(dialect, 'i.prev_')} THEN 'skipped'
+                WHEN i.prev_seq IS NULL AND ${unchangedAgainst(dialect, 'v.')} THEN 'skipped'
+                ELSE 'updated' END AS outcome,
+           CASE WHEN i.next_seq IS NULL THEN 1 ELSE 0 END AS is_last
+      FROM (SELECT s.*, lag(seq) OVER w AS prev_seq, lead(seq) OVER w AS next_seq, ${raw(previous)}
+              FROM stage_incoming s
+            WINDOW w AS (PARTITION BY id ORDER BY seq)) i
+      LEFT JOIN videos v ON v.source_id = ${sourceId} AND v.id = i.id`));
+  await db.run(sql`CREATE INDEX stage_classified_id ON stage_classified (id, outcome)`);
+
+  const counts: ImportCounts = { inserted: 0, updated: 0, skipped: 0 };
+  for (const row of await db.all<{ outcome: keyof ImportCounts; n: number }>(
+    sql`SELECT outcome, count(*) AS n FROM stage_classified GROUP BY outcome`,
+  )) {
+    counts[row.outcome] = Number(row.n);
+  }
+
+  const columns = raw(VIDEO_COLUMNS.join(', '));
+  const selected = raw(VIDEO_COLUMNS.map((c) => `c.${c}`).join(', '));
+  const assignments = raw([...VIDEO_COLUMNS, 'updated_at'].map((c) => `${c} = excluded.${c}`).join(', '));
+  await db.run(sql`
+    INSERT INTO videos (source_id, id, ${columns}, updated_at)
+    SELECT ${sourceId}, c.id, ${selected}, ${importedAt}
+      FROM stage_classified c
+     WHERE c.is_last = 1
+       AND EXISTS (SELECT 1 FROM stage_classified d WHERE d.id = c.id AND d.outcome <> 'skipped')
+    ON CONFLICT (source_id, id) DO UPDATE SET ${assignments}`);
+
+  await db.run(sql`
+    INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
+    SELECT ${sourceId}, c.id, c.row_json, c.csv_row_hash, ${importedAt} FROM stage_classified c WHERE c.is_last = 1
+    ON CONFLICT (source_id, video_id) DO UPDATE
+      SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at
+      WHERE NOT ${sameValue(dialect, raw('csv_consolidated_raw.row_json'), raw('excluded.row_json'))}`);
+  await db.run(sql`
+    INSERT INTO csv_authors_raw (source_id, author_id, row_json, imported_at)
+    SELECT ${sourceId}, s.author_id, s.row_json, ${importedAt}
+      FROM (SELECT author_id, row_json, row_number() OVER (PARTITION BY author_id ORDER BY seq DESC) AS rn
+              FROM stage_authors WHERE author_id IS NOT NULL) s
+     WHERE s.rn = 1
+    ON CONFLICT (source_id, author_id) DO UPDATE SET row_json = excluded.row_json, imported_at = excluded.imported_at
+      WHERE NOT ${sameValue(dialect, raw('csv_authors_raw.row_json'), raw('excluded.row_json'))}`);
+  await db.run(sql`
+    INSERT INTO csv_bookmarks_raw (source_id, video_id, row_json, imported_at)
+    SELECT ${sourceId}, s.video_id, s.row_json, ${importedAt}
+      FROM (SELECT video_id, row_json, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS rn
+              FROM stage_bookmarks WHERE video_id IS NOT NULL) s
+     WHERE s.rn = 1
+    ON CONFLICT (source_id, video_id) DO UPDATE SET row_json = excluded.row_json, imported_at = excluded.imported_at
+      WHERE NOT ${sameValue(dialect, raw('csv_bookmarks_raw.row_json'), raw('excluded.row_json'))}`);
+  return counts;
+}

@@ -1,0 +1,150 @@
+import sql, { join } from 'sql-template-tag';
+import { GatewayError } from '../errors.js';
+import type { TenantDb } from '../interfaces.js';
+import {
+  normaliseAuthorLinks,
+  normaliseStatuses,
+  normaliseTags,
+  packStatuses,
+  primaryStatus,
+  unpackAuthorLinks,
+  unpackStatuses,
+  unpackTags,
+} from './metaValues.js';
+
+export interface ItemMeta {
+  videoId: string;
+  rating: number | null;
+  status: string | null;
+  statuses: string[];
+  tags: string[];
+  notes: string | null;
+  productLink: string | null;
+  authorLinks: string[];
+  platformTargets: string | null;
+  workflowLog: string | null;
+  postUrl: string | null;
+  publishedTime: string | null;
+  updatedAt: string | null;
+}
+
+export interface ItemMetaInput {
+  rating?: number | null;
+  status?: string | null;
+  statuses?: readonly string[] | null;
+  tags?: readonly string[] | null;
+  notes?: string | null;
+  productLink?: string | null;
+  authorLinks?: readonly string[] | null;
+  platformTargets?: string | null;
+  workflowLog?: string | null;
+  postUrl?: string | null;
+  publishedTime?: string | null;
+}
+
+interface MetaRow {
+  video_id: string;
+  rating: number | null;
+  status: string | null;
+  statuses: string | null;
+  tags: string | null;
+  notes: string | null;
+  product_link: string | null;
+  author_links: string | null;
+  platform_targets: string | null;
+  workflow_log: string | null;
+  post_url: string | null;
+  published_time: string | null;
+  updated_at: string | null;
+}
+
+/** An item without meta answers nulls and empty lists, not an error. */
+export function emptyMeta(videoId: string): ItemMeta {
+  return {
+    videoId,
+    rating: null,
+    status: null,
+    statuses: [],
+    tags: [],
+    notes: null,
+    productLink: null,
+    authorLinks: [],
+    platformTargets: null,
+    workflowLog: null,
+    postUrl: null,
+    publishedTime: null,
+    updatedAt: null,
+  };
+}
+
+function metaFromRow(row: MetaRow): ItemMeta {
+  return {
+    videoId: row.video_id,
+    rating: row.rating,
+    status: row.status,
+    statuses: unpackStatuses(row.statuses),
+    tags: unpackTags(row.tags),
+    notes: row.notes,
+    productLink: row.product_link,
+    authorLinks: unpackAuthorLinks(row.author_links),
+    platformTargets: row.platform_targets,
+    workflowLog: row.workflow_log,
+    postUrl: row.post_url,
+    publishedTime: row.published_time,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** One statement for a whole page of items (the DataLoader batch). */
+export async function metaByVideoIds(db: TenantDb, videoIds: readonly string[]): Promise<Map<string, ItemMeta>> {
+  const found = new Map<string, ItemMeta>();
+  if (videoIds.length === 0) return found;
+  const rows = await db.all<MetaRow>(sql`
+    SELECT video_id, rating, status, statuses, tags, notes, product_link, author_links, platform_targets,
+           workflow_log, post_url, published_time, updated_at
+      FROM user_meta
+     WHERE source_id = ${db.sourceId} AND video_id IN (${join(videoIds)})`);
+  for (const row of rows) found.set(row.video_id, metaFromRow(row));
+  return found;
+}
+
+/**
+ * Replaces the item's meta: an omitted field becomes NULL, except author_links, which keeps its stored value.
+ * Given author links are copied to every item of the same author (by handle, else by name).
+ */
+export async function putItemMeta(db: TenantDb, videoId: string, input: ItemMetaInput): Promise<ItemMeta> {
+  const item = await db.one<{ author_unique_id: string | null; author_name: string | null }>(sql`
+    SELECT author_unique_id, author_name FROM videos WHERE source_id = ${db.sourceId} AND id = ${videoId}`);
+  if (!item) throw new GatewayError('NOT_FOUND', `Item ${videoId} not found in source_id=${db.sourceId}`, { videoId });
+  if (input.rating !== null && input.rating !== undefined && !(Number.isInteger(input.rating) && input.rating >= 0 && input.rating <= 5)) {
+    throw new GatewayError('BAD_USER_INPUT', `rating must be a whole number from 0 to 5, got ${input.rating}`);
+  }
+  const statuses = normaliseStatuses(input.status, input.statuses);
+  const authorLinks = input.authorLinks ? normaliseAuthorLinks(input.authorLinks) : null;
+  const now = new Date().toISOString();
+  await db.run(sql`
+    INSERT INTO user_meta (source_id, video_id, rating, status, statuses, tags, notes, product_link, author_links,
+                           platform_targets, workflow_log, post_url, published_time, updated_at)
+    VALUES (${db.sourceId}, ${videoId}, ${input.rating ?? null}, ${primaryStatus(statuses)}, ${packStatuses(statuses)},
+            ${normaliseTags(input.tags)}, ${input.notes ?? null}, ${input.productLink ?? null}, ${authorLinks},
+            ${input.platformTargets ?? null}, ${input.workflowLog ?? null}, ${input.postUrl ?? null},
+            ${input.publishedTime ?? null}, ${now})
+    ON CONFLICT (source_id, video_id) DO UPDATE SET
+      rating = excluded.rating, status = excluded.status, statuses = excluded.statuses, tags = excluded.tags,
+      notes = excluded.notes, product_link = excluded.product_link,
+      author_links = coalesce(excluded.author_links, user_meta.author_links),
+      platform_targets = excluded.platform_targets, workflow_log = excluded.workflow_log,
+      post_url = excluded.post_url, published_time = excluded.published_time, updated_at = excluded.updated_at`);
+  if (authorLinks !== null && (item.author_unique_id || item.author_name)) {
+    const sameAuthor = item.author_unique_id
+      ? sql`v.author_unique_id = ${item.author_unique_id}`
+      : sql`v.author_unique_id IS NULL AND v.author_name = ${item.author_name}`;
+    await db.run(sql`
+      INSERT INTO user_meta (source_id, video_id, author_links, updated_at)
+      SELECT v.source_id, v.id, ${authorLinks}, ${now}
+        FROM videos v
+       WHERE v.source_id = ${db.sourceId} AND v.id <> ${videoId} AND ${sameAuthor}
+      ON CONFLICT (source_id, video_id) DO UPDATE SET author_links = excluded.author_links, updated_at = excluded.updated_at`);
+  }
+  return (await metaByVideoIds(db, [videoId])).get(videoId) ?? emptyMeta(videoId);
+}

@@ -1,0 +1,118 @@
+import sql, { empty, join, raw, type Sql } from 'sql-template-tag';
+import type { TenantDb } from '../interfaces.js';
+import { containsPattern } from './dialect.js';
+import { ITEM_COLUMNS, itemFromRow, type Item, type ItemRow } from './itemRows.js';
+
+export interface ItemFilter {
+  q?: string | null;
+  captionQ?: string | null;
+  bookmarkedOnly?: boolean | null;
+  bookmarkFrom?: string | null;
+  bookmarkTo?: string | null;
+  authorUniqueIds?: readonly string[] | null;
+  authorIds?: readonly string[] | null;
+  statuses?: readonly string[] | null;
+  ratingMin?: number | null;
+  ratingMax?: number | null;
+  tag?: string | null;
+  hasNotes?: boolean | null;
+}
+
+export const ITEM_ORDERS = ['RECENT', 'BOOKMARKED', 'AUTHOR', 'STATUS', 'RATING'] as const;
+export type ItemOrder = (typeof ITEM_ORDERS)[number];
+
+// Every order ends in v.id so pages are stable; NULLS LAST is spelled out because the stores disagree by default.
+const ORDER_BY: Record<ItemOrder, Sql> = {
+  RECENT: raw('v.updated_at DESC, v.id'),
+  BOOKMARKED: raw('v.bookmarked DESC, v.bookmark_timestamp DESC NULLS LAST, v.updated_at DESC, v.id'),
+  AUTHOR: raw('v.author_unique_id ASC NULLS LAST, v.id'),
+  STATUS: raw('m.status ASC NULLS LAST, v.updated_at DESC, v.id'),
+  RATING: raw('m.rating DESC NULLS LAST, v.updated_at DESC, v.id'),
+};
+
+const like = (column: string, pattern: string): Sql => sql`lower(${raw(column)}) LIKE ${pattern} ESCAPE '\\'`;
+
+/** The WHERE clause shared by the page and its count; always scoped to the bound source. */
+export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
+  const where: Sql[] = [sql`v.source_id = ${db.sourceId}`];
+  const q = filter.q?.trim();
+  if (q) {
+    const p = containsPattern(q);
+    where.push(sql`(${like('v.caption', p)} OR ${like('v.author_unique_id', p)} OR ${like('v.author_name', p)} OR ${like('v.id', p)})`);
+  }
+  for (const term of (filter.captionQ ?? '').split(/\s+/).filter(Boolean)) {
+    const excluded = term.startsWith('-') && term.length > 1;
+    const p = containsPattern(excluded ? term.slice(1) : term);
+    where.push(excluded ? sql`NOT ${like("coalesce(v.caption, '')", p)}` : like('v.caption', p));
+  }
+  if (filter.bookmarkedOnly) where.push(sql`v.bookmarked = 1`);
+  if (filter.bookmarkFrom) where.push(sql`substr(v.bookmark_timestamp, 1, 10) >= ${filter.bookmarkFrom}`);
+  if (filter.bookmarkTo) where.push(sql`substr(v.bookmark_timestamp, 1, 10) <= ${filter.bookmarkTo}`);
+  if (filter.authorUniqueIds?.length) where.push(sql`v.author_unique_id IN (${join(filter.authorUniqueIds)})`);
+  if (filter.authorIds?.length) where.push(sql`v.author_id IN (${join(filter.authorIds)})`);
+  if (filter.statuses?.length) {
+    // An empty value asks for items with no status; others match the primary status or the packed list.
+    const wanted = filter.statuses.map((s) => s.trim());
+    const either: Sql[] = [];
+    if (wanted.includes('')) either.push(sql`(m.status IS NULL OR m.status = '')`);
+    const named = wanted.filter(Boolean);
+    if (named.length) {
+      either.push(sql`m.status IN (${join(named)})`);
+      for (const status of named) either.push(sql`m.statuses LIKE ${containsPattern(`|${status}|`)} ESCAPE '\\'`);
+    }
+    where.push(sql`(${join(either, ' OR ')})`);
+  }
+  if (filter.ratingMin !== null && filter.ratingMin !== undefined) where.push(sql`m.rating >= ${filter.ratingMin}`);
+  if (filter.ratingMax !== null && filter.ratingMax !== undefined) where.push(sql`m.rating <= ${filter.ratingMax}`);
+  const tag = filter.tag?.trim().toLowerCase();
+  if (tag) where.push(sql`(',' || lower(m.tags) || ',') LIKE ${containsPattern(`,${tag},`)} ESCAPE '\\'`);
+  if (filter.hasNotes === true) where.push(sql`(m.notes IS NOT NULL AND trim(m.notes) <> '')`);
+  if (filter.hasNotes === false) where.push(sql`(m.notes IS NULL OR trim(m.notes) = '')`);
+  return join(where, ' AND ');
+}
+
+function needsMeta(filter: ItemFilter, order?: ItemOrder): boolean {
+  return Boolean(
+    filter.statuses?.length ||
+      filter.ratingMin != null ||
+      filter.ratingMax != null ||
+      filter.tag?.trim() ||
+      filter.hasNotes != null ||
+      order === 'STATUS' ||
+      order === 'RATING',
+  );
+}
+
+function metaJoin(filter: ItemFilter, order?: ItemOrder): Sql {
+  return needsMeta(filter, order) ? sql`LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id` : empty;
+}
+
+export async function listItems(
+  db: TenantDb,
+  filter: ItemFilter,
+  order: ItemOrder,
+  page: { limit: number; offset: number },
+): Promise<Item[]> {
+  const rows = await db.all<ItemRow>(sql`
+    SELECT ${ITEM_COLUMNS}
+      FROM videos v ${metaJoin(filter, order)}
+     WHERE ${itemConditions(db, filter)}
+     ORDER BY ${ORDER_BY[order]}
+     LIMIT ${page.limit} OFFSET ${page.offset}`);
+  return rows.map(itemFromRow);
+}
+
+export async function countItems(db: TenantDb, filter: ItemFilter): Promise<number> {
+  const row = await db.one<{ n: number }>(sql`
+    SELECT count(*) AS n FROM videos v ${metaJoin(filter)} WHERE ${itemConditions(db, filter)}`);
+  return Number(row?.n ?? 0);
+}
+
+export async function itemsByIds(db: TenantDb, ids: readonly string[]): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  if (ids.length === 0) return found;
+  const rows = await db.all<ItemRow>(sql`
+    SELECT ${ITEM_COLUMNS} FROM videos v WHERE v.source_id = ${db.sourceId} AND v.id IN (${join(ids)})`);
+  for (const row of rows) found.set(row.id, itemFromRow(row));
+  return found;
+}

@@ -1,0 +1,49 @@
+import { timingSafeEqual, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { GatewayConfig } from '../config.js';
+import type { Store } from '../interfaces.js';
+import { OperationTenants } from './tenantScope.js';
+
+export interface GatewayContext {
+  store: Store;
+  config: GatewayConfig;
+  requestId: string;
+  isAdmin: boolean;
+  tenants: OperationTenants;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Admin rights: the bearer token when SX_ADMIN_TOKEN is set; with no token configured, only clients on this
+ * machine (so a gateway that is bound to a public address by mistake does not hand out bootstrap rights).
+ */
+export function isAdminRequest(config: GatewayConfig, request: Request, remoteAddress: string | undefined): boolean {
+  if (config.adminToken) {
+    const header = request.headers.get('authorization') ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    return match !== null && sameSecret(match[1].trim(), config.adminToken);
+  }
+  return remoteAddress !== undefined && LOOPBACK.test(remoteAddress);
+}
+
+export function createContext(
+  store: Store,
+  config: GatewayConfig,
+  request: Request,
+  nodeRequest: IncomingMessage | undefined,
+): GatewayContext {
+  return {
+    store,
+    config,
+    requestId: request.headers.get('x-request-id') ?? randomUUID(),
+    isAdmin: isAdminRequest(config, request, nodeRequest?.socket.remoteAddress),
+    tenants: new OperationTenants(store, request.headers.get('x-sx-profile-index')),
+  };
+}

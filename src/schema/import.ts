@@ -1,0 +1,48 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { importCsv, type ImportSummary } from '../import/importCsv.js';
+import { builder } from './builder.js';
+
+const ImportRowsRef = builder.objectRef<ImportSummary['rows']>('ImportRows').implement({
+  fields: (t) => ({
+    consolidated: t.exposeInt('consolidated'),
+    authors: t.exposeInt('authors'),
+    bookmarks: t.exposeInt('bookmarks'),
+  }),
+});
+
+const ImportResultRef = builder.objectRef<ImportSummary>('ImportResult').implement({
+  description: 'Counts follow the original importer: new rows inserted, unchanged rows skipped, others updated.',
+  fields: (t) => ({
+    sourceId: t.exposeID('sourceId'),
+    inserted: t.exposeInt('inserted'),
+    updated: t.exposeInt('updated'),
+    skipped: t.exposeInt('skipped', { description: 'Unchanged rows plus rows without c_videos_id' }),
+    withoutId: t.exposeInt('withoutId'),
+    rows: t.field({ type: ImportRowsRef, resolve: (s) => s.rows }),
+    durationMs: t.exposeFloat('durationMs'),
+  }),
+});
+
+const fileStream = (file: File) => () => Readable.fromWeb(file.stream() as unknown as NodeReadableStream);
+
+builder.mutationField('importCsv', (t) =>
+  t.field({
+    type: ImportResultRef,
+    authScopes: { admin: true },
+    description:
+      'Imports a CSV export (multipart upload) into a source, creating the source when missing. All or nothing.',
+    args: {
+      sourceId: t.arg.id({ required: true }),
+      consolidated: t.arg({ type: 'File', required: true }),
+      authors: t.arg({ type: 'File' }),
+      bookmarks: t.arg({ type: 'File' }),
+    },
+    resolve: (_root, args, context) =>
+      importCsv(context.store, context.tenants.checkSourceId(String(args.sourceId)), {
+        consolidated: fileStream(args.consolidated),
+        authors: args.authors ? fileStream(args.authors) : null,
+        bookmarks: args.bookmarks ? fileStream(args.bookmarks) : null,
+      }),
+  }),
+);

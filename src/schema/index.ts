@@ -1,0 +1,12 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.js';
+import './health.js';
+import './source.js';
+import './item.js';
+import './itemMeta.js';
+import './itemNote.js';
+import './stats.js';
+import './author.js';
+import './import.js';
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,151 @@
+import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import { GatewayError } from '../errors.js';
+import type { Item } from '../library/itemRows.js';
+import type { TenantScope } from '../resolvers/tenantScope.js';
+import { ITEM_ORDERS, countItems, listItems, type ItemFilter } from '../library/listItems.js';
+import { searchItems, type SearchMode } from '../library/searchItems.js';
+import { builder } from './builder.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize } from './paging.js';
+import { SourceScopeRef } from './source.js';
+
+/** An item travels with the scope it was read through, so its meta and note load from the same source. */
+export interface ScopedItem extends Item {
+  scope: TenantScope;
+}
+
+export const scoped = (scope: TenantScope, items: readonly Item[]): ScopedItem[] => items.map((item) => ({ ...item, scope }));
+
+export const ItemRef = builder.objectRef<ScopedItem>('Item');
+
+ItemRef.implement({
+  description: 'One imported video with its author fields; meta, note and raw rows load in one batch per page.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    platform: t.exposeString('platform', { nullable: true }),
+    authorId: t.exposeString('authorId', { nullable: true }),
+    authorUniqueId: t.exposeString('authorUniqueId', { nullable: true }),
+    authorName: t.exposeString('authorName', { nullable: true }),
+    followers: t.exposeInt('followers', { nullable: true }),
+    hearts: t.exposeInt('hearts', { nullable: true }),
+    videosCount: t.exposeInt('videosCount', { nullable: true }),
+    signature: t.exposeString('signature', { nullable: true }),
+    isPrivate: t.exposeBoolean('isPrivate', { nullable: true }),
+    caption: t.exposeString('caption', { nullable: true }),
+    bookmarked: t.exposeBoolean('bookmarked'),
+    bookmarkTimestamp: t.exposeString('bookmarkTimestamp', {
+      nullable: true,
+      description: 'As exported (usually ISO-8601)',
+    }),
+    videoPath: t.exposeString('videoPath', { nullable: true }),
+    coverPath: t.exposeString('coverPath', { nullable: true }),
+    csvRowHash: t.exposeString('csvRowHash', { nullable: true }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (item) => item.updatedAt }),
+  }),
+});
+
+const ItemOrderRef = builder.enumType('ItemOrder', {
+  values: Object.fromEntries(ITEM_ORDERS.map((o) => [o, { value: o }])) as Record<(typeof ITEM_ORDERS)[number], { value: (typeof ITEM_ORDERS)[number] }>,
+  description: 'RECENT: updated_at desc; BOOKMARKED: bookmarked first, newest bookmark first; AUTHOR: handle; STATUS; RATING: highest first',
+});
+
+const ItemFilterRef = builder.inputType('ItemFilter', {
+  fields: (t) => ({
+    q: t.string({ description: 'Substring of caption, author handle, author name or id (case-insensitive)' }),
+    captionQ: t.string({ description: 'Caption terms, all required; -term excludes' }),
+    bookmarkedOnly: t.boolean(),
+    bookmarkFrom: t.string({ description: 'YYYY-MM-DD, inclusive' }),
+    bookmarkTo: t.string({ description: 'YYYY-MM-DD, inclusive' }),
+    authorUniqueIds: t.stringList(),
+    authorIds: t.stringList(),
+    statuses: t.stringList({ description: 'Matches the primary status or any packed status; "" matches items without one' }),
+    ratingMin: t.int(),
+    ratingMax: t.int(),
+    tag: t.string({ description: 'Whole tag, case-insensitive' }),
+    hasNotes: t.boolean(),
+  }),
+});
+
+const SearchModeRef = builder.enumType('SearchMode', {
+  values: ['FULL_TEXT', 'SUBSTRING', 'BOOKMARKED_FIRST'] as const satisfies readonly SearchMode[],
+});
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function checkFilter(filter: ItemFilter): ItemFilter {
+  for (const [name, value] of [['bookmarkFrom', filter.bookmarkFrom], ['bookmarkTo', filter.bookmarkTo]] as const) {
+    if (value && !DATE.test(value)) {
+      throw new GatewayError('BAD_USER_INPUT', `${name} must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+    }
+  }
+  return filter;
+}
+
+builder.objectFields(SourceScopeRef, (t) => ({
+  items: t.connection(
+    {
+      type: ItemRef,
+      description: `Items of this source, filtered and ordered; pages of at most ${MAX_PAGE_SIZE}.`,
+      args: {
+        filter: t.arg({ type: ItemFilterRef }),
+        order: t.arg({ type: ItemOrderRef, defaultValue: 'RECENT' }),
+      },
+      resolve: async (scope, args) => {
+        checkPageSize(args);
+        const filter = checkFilter(args.filter ?? {});
+        const connection = await resolveOffsetConnection(
+          { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
+          async ({ limit, offset }) => scoped(scope, await listItems(scope.db, filter, args.order ?? 'RECENT', { limit, offset })),
+        );
+        return { ...connection, count: () => countItems(scope.db, filter) };
+      },
+    },
+    {
+      name: 'ItemConnection',
+      fields: (c) => ({
+        totalCount: c.int({
+          description: 'All matching items; counted only when asked for.',
+          resolve: (connection) => (connection as unknown as { count: () => Promise<number> }).count(),
+        }),
+      }),
+    },
+  ),
+  search: t.connection(
+    {
+      type: ItemRef,
+      description: 'Ranked full text with a substring fallback; an empty query lists bookmarked items first.',
+      args: { query: t.arg.string({ required: true }) },
+      resolve: async (scope, args) => {
+        checkPageSize(args);
+        let found: Awaited<ReturnType<typeof searchItems>> | null = null;
+        const connection = await resolveOffsetConnection(
+          { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
+          async ({ limit, offset }) => {
+            found = await searchItems(scope.db, args.query, { limit, offset });
+            return scoped(scope, found.items);
+          },
+        );
+        const result = found as Awaited<ReturnType<typeof searchItems>> | null;
+        return { ...connection, totalCount: result?.totalCount ?? 0, mode: result?.mode ?? 'SUBSTRING' };
+      },
+    },
+    {
+      name: 'SearchConnection',
+      fields: (c) => ({
+        totalCount: c.int({ resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }),
+        mode: c.field({
+          type: SearchModeRef,
+          resolve: (connection) => (connection as unknown as { mode: SearchMode }).mode,
+        }),
+      }),
+    },
+  ),
+  item: t.field({
+    type: ItemRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (scope, args) => {
+      const item = await scope.item.load(String(args.id));
+      return item ? { ...item, scope } : null;
+    },
+  }),
+}));

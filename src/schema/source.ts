@@ -1,0 +1,101 @@
+import type { SourceRecord } from '../interfaces.js';
+import type { TenantScope } from '../resolvers/tenantScope.js';
+import { builder } from './builder.js';
+import { BackendContextRef } from './health.js';
+
+export const SourceRef = builder.objectRef<SourceRecord>('Source').implement({
+  description: 'A tenant: a profile such as assets_1, with its own items.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    label: t.exposeString('label', { nullable: true }),
+    kind: t.exposeString('kind', { nullable: true }),
+    description: t.exposeString('description', { nullable: true }),
+    enabled: t.exposeBoolean('enabled'),
+    isDefault: t.exposeBoolean('isDefault'),
+    schemaName: t.exposeString('schemaName', { nullable: true, description: 'PostgreSQL schema; null in SQLite' }),
+    migrationVersion: t.exposeInt('migrationVersion', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updatedAt }),
+  }),
+});
+
+/** Everything under `source(sourceId:)` reads this one source through its binding. */
+export const SourceScopeRef = builder.objectRef<TenantScope>('SourceScope').implement({
+  description: 'One source, bound for the length of the operation. Items, search, stats and authors hang off it.',
+  fields: (t) => ({
+    sourceId: t.id({ resolve: (scope) => scope.sourceId }),
+    source: t.field({ type: SourceRef, resolve: (scope) => scope.source }),
+    backend: t.field({
+      type: BackendContextRef,
+      resolve: (scope, _args, context) => context.store.backendContext(scope.source),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  sources: t.field({
+    type: [SourceRef],
+    description: 'Every source, the default first.',
+    resolve: (_root, _args, context) => context.store.listSources(),
+  }),
+  source: t.field({
+    type: SourceScopeRef,
+    description:
+      'Binds one source for this operation. An invalid id answers SOURCE_ID_INVALID, an unknown or unmapped one SOURCE_NOT_MAPPED (HTTP 400).',
+    args: { sourceId: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.tenants.get(String(args.sourceId)),
+  }),
+}));
+
+const SourceInputRef = builder.inputType('SourceInput', {
+  fields: (t) => ({
+    sourceId: t.id({ required: true }),
+    label: t.string(),
+    kind: t.string(),
+    description: t.string(),
+    enabled: t.boolean(),
+  }),
+});
+
+const DeleteSourceResultRef = builder.objectRef<{ sourceId: string; deleted: boolean }>('DeleteSourceResult').implement({
+  fields: (t) => ({
+    sourceId: t.exposeID('sourceId'),
+    deleted: t.exposeBoolean('deleted'),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  bootstrapSource: t.field({
+    type: SourceRef,
+    authScopes: { admin: true },
+    description: 'Creates the source (in PostgreSQL: schema, tables, indexes, registry rows) when missing. Idempotent.',
+    args: { sourceId: t.arg.id({ required: true }), label: t.arg.string() },
+    resolve: (_root, args, context) =>
+      context.store.bootstrapSource({ sourceId: context.tenants.checkSourceId(String(args.sourceId)), label: args.label }),
+  }),
+  upsertSource: t.field({
+    type: SourceRef,
+    authScopes: { admin: true },
+    description: 'Creates or updates a source and its metadata; in PostgreSQL it bootstraps the schema.',
+    args: { input: t.arg({ type: SourceInputRef, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.store.bootstrapSource({ ...input, sourceId: context.tenants.checkSourceId(String(input.sourceId)) }),
+  }),
+  activateSource: t.field({
+    type: SourceRef,
+    authScopes: { admin: true },
+    description: 'Makes this source the only default one.',
+    args: { sourceId: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.store.activateSource(context.tenants.checkSourceId(String(args.sourceId))),
+  }),
+  deleteSource: t.field({
+    type: DeleteSourceResultRef,
+    authScopes: { admin: true },
+    description: 'Refused for the default source and for a source holding items; in PostgreSQL it drops the schema.',
+    args: { sourceId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.store.deleteSource(context.tenants.checkSourceId(String(args.sourceId)));
+      return { sourceId: String(args.sourceId), deleted: true };
+    },
+  }),
+}));

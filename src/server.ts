@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import type { Store } from './interfaces.js';
+import { createContext, type GatewayContext } from './resolvers/context.js';
+import { schema } from './schema/index.js';
+import { version } from './schema/version.js';
+
+type ServerContext = { req: IncomingMessage; res: ServerResponse };
+
+const EXAMPLE_QUERY = `# Items of the demo source, newest first. Try filter: { bookmarkedOnly: true } or order: AUTHOR.
+query DemoItems {
+  source(sourceId: "demo") {
+    stats { items bookmarked authors }
+    items(first: 10) {
+      totalCount
+      nodes { id authorUniqueId caption bookmarked meta { status tags } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+`;
+
+/**
+ * Ends the operation's source bindings when execution finishes: commit on success, roll back otherwise,
+ * and the pooled clients go back to the pool whatever happened.
+ */
+function releaseBindings(): Plugin<GatewayContext> {
+  return {
+    onExecute({ args }) {
+      const context = args.contextValue as GatewayContext;
+      return {
+        onExecuteDone: async ({ result }) => {
+          const ok = !('errors' in result && result.errors && result.errors.length > 0);
+          await context.tenants.finishAll(ok);
+        },
+      };
+    },
+  };
+}
+
+function healthEndpoint(store: Store): Plugin {
+  return {
+    async onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/health') return;
+      const database = await store.health();
+      endResponse(
+        fetchAPI.Response.json(
+          { status: database.reachable ? 'ok' : 'degraded', version, backend: store.backendContext(null), database },
+          { status: database.reachable ? 200 : 503 },
+        ),
+      );
+    },
+  };
+}
+
+export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: Logger): YogaServerInstance<ServerContext, GatewayContext> {
+  return createYoga<ServerContext, GatewayContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health/live',
+    landingPage: false,
+    graphiql: { title: 'sx-gateway', defaultQuery: EXAMPLE_QUERY, headers: JSON.stringify({ 'X-SX-Profile-Index': '' }) },
+    logging: logger
+      ? {
+          debug: (...args) => logger.debug(args.map(String).join(' ')),
+          info: (...args) => logger.info(args.map(String).join(' ')),
+          warn: (...args) => logger.warn(args.map(String).join(' ')),
+          error: (...args) => logger.error({ err: args[0] }, 'request failed'),
+        }
+      : false,
+    context: ({ request, req }) => createContext(store, config, request, req),
+    plugins: [healthEndpoint(store), releaseBindings()],
+  });
+}
+
+export interface RunningGateway {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function listen(
+  store: Store,
+  config: GatewayConfig,
+  options: { host?: string; port?: number; logger?: Logger } = {},
+): Promise<RunningGateway> {
+  const yoga = createGatewayYoga(store, config, options.logger);
+  const server = createServer(yoga);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? config.api.port, options.host ?? config.api.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

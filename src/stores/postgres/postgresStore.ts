@@ -1,0 +1,158 @@
+import type pg from 'pg';
+import type { GatewayConfig } from '../../config.js';
+import { GatewayError } from '../../errors.js';
+import type {
+  BackendContext,
+  DatabaseHealth,
+  SourceInput,
+  SourceRecord,
+  StatementObserver,
+  Store,
+  TenantDb,
+  TenantSession,
+} from '../../interfaces.js';
+import { searchPathFor } from '../../tenancy/identifiers.js';
+import { PostgresRegistry } from '../../tenancy/postgresRegistry.js';
+import { PostgresTenantSession } from '../../tenancy/postgresSession.js';
+import { createPool } from './connect.js';
+
+export interface PostgresStoreOptions {
+  dsn: string;
+  adminDsn?: string | null;
+  config: GatewayConfig;
+  observer?: StatementObserver;
+  statementTimeoutMs?: number;
+}
+
+// PostgreSQL error classes that mean "the server is not there" rather than "the query is wrong".
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+export function asUnavailable(error: unknown): unknown {
+  const code = (error as { code?: string })?.code;
+  if (code && UNAVAILABLE.has(code)) {
+    return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');
+  }
+  if (error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(error.message)) {
+    return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');
+  }
+  return error;
+}
+
+export class PostgresStore implements Store {
+  readonly mode = 'POSTGRES_PRIMARY' as const;
+  readonly dialect = 'postgres' as const;
+  readonly pool: pg.Pool;
+  private readonly adminPool: pg.Pool;
+  readonly registry: PostgresRegistry;
+  private readonly statementTimeoutMs: number;
+
+  constructor(private readonly options: PostgresStoreOptions) {
+    const { config } = options;
+    this.pool = createPool(options.dsn, config.postgres.poolMax);
+    this.adminPool =
+      options.adminDsn && options.adminDsn !== options.dsn ? createPool(options.adminDsn, 2) : this.pool;
+    this.registry = new PostgresRegistry({
+      pool: this.pool,
+      adminPool: this.adminPool,
+      schemaPrefix: config.postgres.schemaPrefix,
+      registryTable: config.postgres.registryTable,
+      cacheTtlMs: config.registryCacheTtlMs,
+    });
+    this.statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+  }
+
+  async prepare(): Promise<void> {
+    await this.registry.prepare().catch((error) => {
+      throw asUnavailable(error);
+    });
+  }
+
+  backendContext(source: SourceRecord | null): BackendContext {
+    const schemaName = source?.schemaName ?? null;
+    return {
+      backend: 'postgres_primary',
+      mode: 'POSTGRES_PRIMARY',
+      sourceId: source?.id ?? null,
+      schema: schemaName,
+      searchPath: schemaName ? searchPathFor(schemaName) : null,
+      deprecated: false,
+      notice: null,
+    };
+  }
+
+  async health(): Promise<DatabaseHealth> {
+    const started = performance.now();
+    try {
+      const { rows } = await this.pool.query<{ v: string }>('SHOW server_version');
+      return { reachable: true, latencyMs: performance.now() - started, serverVersion: rows[0].v, error: null };
+    } catch (error) {
+      return { reachable: false, latencyMs: null, serverVersion: null, error: (asUnavailable(error) as Error).message };
+    }
+  }
+
+  listSources(): Promise<SourceRecord[]> {
+    return this.guard(() => this.registry.list());
+  }
+
+  resolveSource(sourceId: string): Promise<SourceRecord> {
+    return this.guard(() => this.registry.resolve(sourceId));
+  }
+
+  bootstrapSource(input: SourceInput): Promise<SourceRecord> {
+    return this.guard(() => this.registry.bootstrap(input));
+  }
+
+  activateSource(sourceId: string): Promise<SourceRecord> {
+    return this.guard(() => this.registry.activate(sourceId));
+  }
+
+  deleteSource(sourceId: string): Promise<void> {
+    return this.guard(() => this.registry.delete(sourceId));
+  }
+
+  async openTenant(sourceId: string, readOnly = true): Promise<TenantSession> {
+    const source = await this.resolveSource(sourceId);
+    return new PostgresTenantSession({
+      pool: this.pool,
+      source,
+      sourceId: source.id,
+      schemaName: source.schemaName!,
+      readOnly,
+      statementTimeoutMs: this.statementTimeoutMs,
+      observer: this.options.observer,
+    });
+  }
+
+  async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T> {
+    const session = await this.openTenant(sourceId, false);
+    try {
+      const result = await fn(session.db);
+      await session.finish(true);
+      return result;
+    } catch (error) {
+      await session.finish(false).catch(() => undefined);
+      throw asUnavailable(error);
+    }
+  }
+
+  withImport<T>(
+    sourceId: string,
+    fn: (db: TenantDb, runAtomically: <R>(merge: () => Promise<R>) => Promise<R>) => Promise<T>,
+  ): Promise<T> {
+    // Staging and merge share one transaction: a failure anywhere leaves the schema as it was.
+    return this.withTenant(sourceId, (db) => fn(db, (merge) => merge()));
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw asUnavailable(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+    if (this.adminPool !== this.pool) await this.adminPool.end();
+  }
+}

@@ -1,0 +1,228 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import sql from 'sql-template-tag';
+import type { BackendMode } from '../../config.js';
+import { GatewayError } from '../../errors.js';
+import type {
+  BackendContext,
+  DatabaseHealth,
+  SourceInput,
+  SourceRecord,
+  StatementObserver,
+  Store,
+  TenantDb,
+  TenantSession,
+} from '../../interfaces.js';
+import { assertSourceId } from '../../tenancy/sourceId.js';
+import { StatementCache, sqliteSession, sqliteTenantDb } from '../../tenancy/sqliteSession.js';
+
+const layout = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'layout.sql'), 'utf8');
+
+interface SourceRow {
+  id: string;
+  label: string | null;
+  kind: string | null;
+  description: string | null;
+  enabled: number;
+  is_default: number;
+  created_at: string;
+  updated_at: string;
+}
+
+function toRecord(row: SourceRow): SourceRecord {
+  return {
+    id: row.id,
+    label: row.label,
+    kind: row.kind,
+    description: row.description,
+    enabled: row.enabled !== 0,
+    isDefault: row.is_default === 1,
+    schemaName: null,
+    migrationVersion: null,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function open(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const connection = new Database(file);
+  // WAL lets the import connection merge while the serving connection keeps reading.
+  connection.pragma('journal_mode = WAL');
+  connection.pragma('foreign_keys = ON');
+  connection.pragma('busy_timeout = 5000');
+  connection.pragma('synchronous = NORMAL');
+  return connection;
+}
+
+export interface SqliteStoreOptions {
+  file: string;
+  mode?: Extract<BackendMode, 'SQLITE' | 'POSTGRES_MIRROR'>;
+  observer?: StatementObserver;
+}
+
+export class SqliteStore implements Store {
+  readonly mode: Extract<BackendMode, 'SQLITE' | 'POSTGRES_MIRROR'>;
+  readonly dialect = 'sqlite' as const;
+  /** True when this process created the database file (a first run). */
+  readonly created: boolean;
+  private readonly connection: Database.Database;
+  private readonly statements: StatementCache;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.mode = options.mode ?? 'SQLITE';
+    this.created = options.file === ':memory:' || !existsSync(options.file);
+    this.connection = open(options.file);
+    this.connection.exec(layout);
+    this.statements = new StatementCache(this.connection);
+  }
+
+  backendContext(source: SourceRecord | null): BackendContext {
+    const mirror = this.mode === 'POSTGRES_MIRROR';
+    return {
+      backend: mirror ? 'postgres_mirror' : 'sqlite',
+      mode: this.mode,
+      sourceId: source?.id ?? null,
+      schema: null,
+      searchPath: null,
+      deprecated: mirror,
+      notice: mirror ? 'POSTGRES_MIRROR is transitional; migrate to POSTGRES_PRIMARY' : null,
+    };
+  }
+
+  async health(): Promise<DatabaseHealth> {
+    const started = performance.now();
+    try {
+      const { v } = this.connection.prepare('SELECT sqlite_version() AS v').get() as { v: string };
+      return { reachable: true, latencyMs: performance.now() - started, serverVersion: v, error: null };
+    } catch (error) {
+      return { reachable: false, latencyMs: null, serverVersion: null, error: (error as Error).message };
+    }
+  }
+
+  private globals(): TenantDb {
+    return sqliteTenantDb(this.statements, '', this.options.observer);
+  }
+
+  async listSources(): Promise<SourceRecord[]> {
+    const rows = await this.globals().all<SourceRow>(sql`SELECT * FROM sources ORDER BY is_default DESC, id`);
+    return rows.map(toRecord);
+  }
+
+  /** Unknown sources are an error here too: a read never brings a source into being. */
+  async resolveSource(sourceIdInput: string): Promise<SourceRecord> {
+    const sourceId = assertSourceId(sourceIdInput);
+    const row = await this.globals().one<SourceRow>(sql`SELECT * FROM sources WHERE id = ${sourceId}`);
+    if (!row) {
+      throw new GatewayError(
+        'SOURCE_NOT_MAPPED',
+        `Unknown source_id=${sourceId}: create it with a bootstrap or an import first`,
+        { sourceId },
+      );
+    }
+    return toRecord(row);
+  }
+
+  async bootstrapSource(input: SourceInput): Promise<SourceRecord> {
+    const sourceId = assertSourceId(input.sourceId);
+    const now = new Date().toISOString();
+    const enabled = input.enabled === undefined || input.enabled === null ? null : input.enabled ? 1 : 0;
+    const write = this.connection.transaction(() => {
+      const isFirst = (this.connection.prepare('SELECT count(*) AS n FROM sources').get() as { n: number }).n === 0;
+      const upsert = sql`
+        INSERT INTO sources (id, label, kind, description, enabled, is_default, created_at, updated_at)
+        VALUES (${sourceId}, ${input.label ?? sourceId}, ${input.kind ?? null}, ${input.description ?? null},
+                ${enabled ?? 1}, ${isFirst ? 1 : 0}, ${now}, ${now})
+        ON CONFLICT (id) DO UPDATE SET
+          label       = COALESCE(${input.label ?? null}, label),
+          kind        = COALESCE(${input.kind ?? null}, kind),
+          description = COALESCE(${input.description ?? null}, description),
+          enabled     = COALESCE(${enabled}, enabled),
+          updated_at  = ${now}`;
+      this.connection.prepare(upsert.sql).run(...upsert.values);
+    });
+    write.immediate();
+    return this.resolveSource(sourceId);
+  }
+
+  async activateSource(sourceIdInput: string): Promise<SourceRecord> {
+    const source = await this.resolveSource(sourceIdInput);
+    const now = new Date().toISOString();
+    await this.globals().run(sql`
+      UPDATE sources SET is_default = CASE WHEN id = ${source.id} THEN 1 ELSE 0 END,
+                         updated_at = CASE WHEN id = ${source.id} THEN ${now} ELSE updated_at END`);
+    return this.resolveSource(source.id);
+  }
+
+  async deleteSource(sourceIdInput: string): Promise<void> {
+    const source = await this.resolveSource(sourceIdInput);
+    if (source.isDefault) {
+      throw new GatewayError('SOURCE_IS_DEFAULT', `Refusing to delete source_id=${source.id}: it is the default source`);
+    }
+    const db = sqliteTenantDb(this.statements, source.id, this.options.observer);
+    const { n } = (await db.one<{ n: number }>(sql`SELECT count(*) AS n FROM videos WHERE source_id = ${source.id}`))!;
+    if (n > 0) {
+      throw new GatewayError('SOURCE_HAS_DATA', `Refusing to delete source_id=${source.id}: it holds ${n} items`, { items: n });
+    }
+    const remove = this.connection.transaction(() => {
+      for (const table of ['csv_consolidated_raw', 'csv_authors_raw', 'csv_bookmarks_raw', 'scheduling_artifacts', 'job_queue']) {
+        this.connection.prepare(`DELETE FROM ${table} WHERE source_id = ?`).run(source.id);
+      }
+      this.connection.prepare('DELETE FROM sources WHERE id = ?').run(source.id);
+    });
+    remove.immediate();
+  }
+
+  async openTenant(sourceId: string): Promise<TenantSession> {
+    const source = await this.resolveSource(sourceId);
+    return sqliteSession(source, sqliteTenantDb(this.statements, source.id, this.options.observer));
+  }
+
+  async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T> {
+    const source = await this.resolveSource(sourceId);
+    const db = sqliteTenantDb(this.statements, source.id, this.options.observer);
+    return runAtomically(this.connection, () => fn(db));
+  }
+
+  async withImport<T>(
+    sourceId: string,
+    fn: (db: TenantDb, runAtomically: <R>(merge: () => Promise<R>) => Promise<R>) => Promise<T>,
+  ): Promise<T> {
+    const source = await this.resolveSource(sourceId);
+    if (this.options.file === ':memory:') {
+      const db = sqliteTenantDb(this.statements, source.id, this.options.observer);
+      return fn(db, (merge) => runAtomically(this.connection, merge));
+    }
+    // Staging streams into TEMP tables of a connection of its own: nothing it does is visible to, or locks,
+    // the serving connection until the merge, which runs without yielding in one IMMEDIATE transaction.
+    const importConnection = open(this.options.file);
+    try {
+      const db = sqliteTenantDb(new StatementCache(importConnection), source.id, this.options.observer);
+      return await fn(db, (merge) => runAtomically(importConnection, merge));
+    } finally {
+      importConnection.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.connection.close();
+  }
+}
+
+/**
+ * BEGIN IMMEDIATE … COMMIT around work whose statements are all synchronous underneath. The awaits inside
+ * settle as microtasks, so no other request runs between BEGIN and COMMIT; a thrown error rolls back.
+ */
+async function runAtomically<R>(connection: Database.Database, work: () => Promise<R>): Promise<R> {
+  connection.exec('BEGIN IMMEDIATE');
+  try {
+    const result = await work();
+    connection.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (connection.inTransaction) connection.exec('ROLLBACK');
+    throw error;
+  }
+}

@@ -1,0 +1,235 @@
+import type pg from 'pg';
+import sql, { type Sql } from 'sql-template-tag';
+import { GatewayError } from '../errors.js';
+import type { SourceInput, SourceRecord } from '../interfaces.js';
+import { latestTenantVersion, tenantMigrations } from '../stores/postgres/migrations.js';
+import { ident, qualified, schemaNameFor, searchPathFor } from './identifiers.js';
+import { assertSourceId } from './sourceId.js';
+
+export interface RegistryOptions {
+  /** Runtime pool: lookups. */
+  pool: pg.Pool;
+  /** Pool for DDL (SX_POSTGRES_ADMIN_DSN); may be the runtime pool. */
+  adminPool: pg.Pool;
+  schemaPrefix: string;
+  registryTable: string;
+  cacheTtlMs: number;
+}
+
+interface RegistryRow {
+  id: string;
+  label: string | null;
+  kind: string | null;
+  description: string | null;
+  enabled: number | null;
+  is_default: number | null;
+  schema_name: string | null;
+  migration_version: number | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+}
+
+// Serialises bootstraps, deletes and global DDL across every gateway process sharing the database.
+const REGISTRY_LOCK = sql`SELECT pg_advisory_xact_lock(hashtext('sx-gateway:registry'))`;
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+async function exec(client: pg.ClientBase | pg.Pool, query: Sql): Promise<pg.QueryResult> {
+  return client.query(query.text, query.values as unknown[]);
+}
+
+function toRecord(row: RegistryRow): SourceRecord {
+  return {
+    id: row.id,
+    label: row.label,
+    kind: row.kind,
+    description: row.description,
+    enabled: row.enabled !== 0,
+    isDefault: row.is_default === 1,
+    schemaName: row.schema_name,
+    migrationVersion: row.migration_version,
+    createdAt: row.created_at ? row.created_at.toISOString() : null,
+    updatedAt: row.updated_at ? row.updated_at.toISOString() : null,
+  };
+}
+
+/**
+ * The only reader and writer of `public.sources` and the source→schema registry. Lookups are cached per
+ * process for a short time; bootstrap and delete invalidate the cache of this process at once, other gateway
+ * processes within the TTL (and at once when a query meets a dropped schema).
+ */
+export class PostgresRegistry {
+  private readonly cache = new Map<string, { record: SourceRecord; expires: number }>();
+  private readonly registry: Sql;
+
+  constructor(private readonly options: RegistryOptions) {
+    this.registry = qualified('public', options.registryTable);
+  }
+
+  private selectSources(where: Sql): Sql {
+    return sql`
+      SELECT s.id, s.label, s.kind, s.description, s.enabled, s.is_default, r.schema_name, r.migration_version,
+             s.created_at, s.updated_at
+        FROM public.sources s
+        LEFT JOIN ${this.registry} r ON r.source_id = s.id
+       ${where}
+       ORDER BY s.is_default DESC, s.id`;
+  }
+
+  async ensureGlobals(client: pg.ClientBase): Promise<void> {
+    await exec(client, sql`
+      CREATE TABLE IF NOT EXISTS public.sources (
+        id          text PRIMARY KEY,
+        label       text,
+        kind        text,
+        description text,
+        enabled     integer NOT NULL DEFAULT 1,
+        is_default  integer NOT NULL DEFAULT 0,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now()
+      )`);
+    await exec(client, sql`
+      CREATE TABLE IF NOT EXISTS ${this.registry} (
+        source_id         text PRIMARY KEY REFERENCES public.sources (id) ON DELETE CASCADE,
+        schema_name       text NOT NULL UNIQUE CHECK (schema_name ~ '^[A-Za-z_][A-Za-z0-9_]*$'),
+        migration_version integer NOT NULL DEFAULT 0,
+        created_at        timestamptz NOT NULL DEFAULT now(),
+        updated_at        timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  /** Creates the global tables when missing, under the registry lock so two first starts do not race. */
+  async prepare(): Promise<void> {
+    await this.inTransaction(async (client) => {
+      await exec(client, REGISTRY_LOCK);
+      await this.ensureGlobals(client);
+    });
+  }
+
+  invalidate(sourceId?: string): void {
+    if (sourceId === undefined) this.cache.clear();
+    else this.cache.delete(sourceId);
+  }
+
+  async list(): Promise<SourceRecord[]> {
+    const rows = (await exec(this.options.pool, this.selectSources(sql``))).rows as RegistryRow[];
+    return rows.map(toRecord);
+  }
+
+  /** The mapping or SOURCE_NOT_MAPPED: never a fallback to another schema. */
+  async resolve(sourceIdInput: string): Promise<SourceRecord> {
+    const sourceId = assertSourceId(sourceIdInput);
+    const cached = this.cache.get(sourceId);
+    if (cached && cached.expires > Date.now()) return cached.record;
+    const rows = (await exec(this.options.pool, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows as RegistryRow[];
+    const row = rows[0];
+    if (!row || !row.schema_name || !SCHEMA_NAME.test(row.schema_name)) {
+      this.cache.delete(sourceId);
+      throw new GatewayError('SOURCE_NOT_MAPPED', `Source schema mapping missing/invalid for source_id=${sourceId}`, {
+        sourceId,
+      });
+    }
+    const record = toRecord(row);
+    if (this.options.cacheTtlMs > 0) this.cache.set(sourceId, { record, expires: Date.now() + this.options.cacheTtlMs });
+    return record;
+  }
+
+  /**
+   * Schema, tables, indexes, migrations and registry rows in one transaction under the registry lock:
+   * idempotent, and two bootstraps at once (even of the same source) serialise instead of colliding.
+   */
+  async bootstrap(input: SourceInput): Promise<SourceRecord> {
+    const sourceId = assertSourceId(input.sourceId);
+    const record = await this.inTransaction(async (client) => {
+      await exec(client, REGISTRY_LOCK);
+      await this.ensureGlobals(client);
+      const existing = (await exec(client, sql`SELECT schema_name, migration_version FROM ${this.registry} WHERE source_id = ${sourceId}`))
+        .rows[0] as { schema_name: string; migration_version: number } | undefined;
+      const schemaName = existing?.schema_name ?? schemaNameFor(sourceId, this.options.schemaPrefix);
+      if (!existing) {
+        const owner = (await exec(client, sql`SELECT source_id FROM ${this.registry} WHERE schema_name = ${schemaName}`))
+          .rows[0] as { source_id: string } | undefined;
+        if (owner) {
+          throw new GatewayError(
+            'SCHEMA_NAME_TAKEN',
+            `Schema ${schemaName} for source_id=${sourceId} already belongs to source_id=${owner.source_id}; choose another source id`,
+            { sourceId, schemaName, owner: owner.source_id },
+          );
+        }
+      }
+      await exec(client, sql`CREATE SCHEMA IF NOT EXISTS ${ident(schemaName)}`);
+      await exec(client, sql`SELECT set_config('search_path', ${searchPathFor(schemaName)}, true)`);
+      const from = existing?.migration_version ?? 0;
+      for (const migration of tenantMigrations) {
+        if (migration.version > from) await client.query(migration.text);
+      }
+      const isFirst = (await exec(client, sql`SELECT count(*) AS n FROM public.sources`)).rows[0].n === 0;
+      await exec(client, sql`
+        INSERT INTO public.sources (id, label, kind, description, enabled, is_default)
+        VALUES (${sourceId}, ${input.label ?? sourceId}, ${input.kind ?? null}, ${input.description ?? null},
+                ${input.enabled === false ? 0 : 1}, ${isFirst ? 1 : 0})
+        ON CONFLICT (id) DO UPDATE SET
+          label       = COALESCE(${input.label ?? null}, sources.label),
+          kind        = COALESCE(${input.kind ?? null}, sources.kind),
+          description = COALESCE(${input.description ?? null}, sources.description),
+          enabled     = COALESCE(${input.enabled === undefined || input.enabled === null ? null : input.enabled ? 1 : 0}, sources.enabled),
+          updated_at  = now()`);
+      await exec(client, sql`
+        INSERT INTO ${this.registry} (source_id, schema_name, migration_version)
+        VALUES (${sourceId}, ${schemaName}, ${latestTenantVersion})
+        ON CONFLICT (source_id) DO UPDATE SET migration_version = EXCLUDED.migration_version, updated_at = now()
+        WHERE ${this.registry}.migration_version IS DISTINCT FROM EXCLUDED.migration_version`);
+      return (await exec(client, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows[0] as RegistryRow;
+    });
+    this.invalidate(sourceId);
+    return toRecord(record);
+  }
+
+  async activate(sourceIdInput: string): Promise<SourceRecord> {
+    const source = await this.resolve(sourceIdInput);
+    await this.inTransaction(async (client) => {
+      await exec(client, REGISTRY_LOCK);
+      await exec(client, sql`UPDATE public.sources SET is_default = CASE WHEN id = ${source.id} THEN 1 ELSE 0 END,
+                                    updated_at = CASE WHEN id = ${source.id} THEN now() ELSE updated_at END`);
+    });
+    this.invalidate();
+    return this.resolve(source.id);
+  }
+
+  /** Drops the schema and both registry rows; refused for the default source and for one holding items. */
+  async delete(sourceIdInput: string): Promise<void> {
+    const source = await this.resolve(sourceIdInput);
+    await this.inTransaction(async (client) => {
+      await exec(client, REGISTRY_LOCK);
+      const current = (await exec(client, this.selectSources(sql`WHERE s.id = ${source.id}`))).rows[0] as RegistryRow | undefined;
+      if (!current?.schema_name) return;
+      if (current.is_default === 1) {
+        throw new GatewayError('SOURCE_IS_DEFAULT', `Refusing to delete source_id=${source.id}: it is the default source`);
+      }
+      const items = (await exec(client, sql`SELECT count(*) AS n FROM ${qualified(current.schema_name, 'videos')}`)).rows[0].n;
+      if (items > 0) {
+        throw new GatewayError('SOURCE_HAS_DATA', `Refusing to delete source_id=${source.id}: it holds ${items} items`, { items });
+      }
+      await exec(client, sql`DROP SCHEMA IF EXISTS ${ident(current.schema_name)} CASCADE`);
+      await exec(client, sql`DELETE FROM ${this.registry} WHERE source_id = ${source.id}`);
+      await exec(client, sql`DELETE FROM public.sources WHERE id = ${source.id}`);
+    });
+    this.invalidate(source.id);
+  }
+
+  private async inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.options.adminPool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').then(
+        () => client.release(),
+        (rollbackError: Error) => client.release(rollbackError),
+      );
+      throw error;
+    }
+  }
+}
