@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { importCsv, type ImportSummary } from '../import/importCsv.js';
 import { builder } from './builder.js';
 
@@ -24,7 +23,9 @@ const ImportResultRef = builder.objectRef<ImportSummary>('ImportResult').impleme
   }),
 });
 
-const fileStream = (file: File) => () => Readable.fromWeb(file.stream() as unknown as NodeReadableStream);
+// The upload's stream comes from the fetch implementation Yoga runs on, not always Node's own web streams;
+// both are async iterables of bytes.
+const fileStream = (file: File) => () => Readable.from(file.stream() as unknown as AsyncIterable<Uint8Array>);
 
 builder.mutationField('importCsv', (t) =>
   t.field({

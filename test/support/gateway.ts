@@ -1,0 +1,143 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig, type GatewayConfig } from '../../src/config.js';
+import type { StatementEvent, Store } from '../../src/interfaces.js';
+import { listen, type RunningGateway } from '../../src/server.js';
+import { PostgresStore } from '../../src/stores/postgres/postgresStore.js';
+import { SqliteStore } from '../../src/stores/sqlite/sqliteStore.js';
+
+export type StoreKind = 'sqlite' | 'postgres';
+export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  body: { data?: T; errors?: { message: string; path?: string[]; extensions?: { code?: string } & Record<string, unknown> }[] };
+}
+
+export interface TestGateway {
+  kind: StoreKind;
+  url: string;
+  store: Store;
+  config: GatewayConfig;
+  /** Every SQL statement the store ran, in order; tests clear it and count. */
+  statements: StatementEvent[];
+  /** The database this gateway uses (PostgreSQL) or the SQLite file. */
+  databaseUrl: string;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** A fresh database on the suite's PostgreSQL; dropped by the returned function. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const adminUrl = inject('postgresAdminUrl');
+  const name = `sx_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export async function startTestGateway(
+  kind: StoreKind,
+  env: Record<string, string> = {},
+): Promise<TestGateway> {
+  const statements: StatementEvent[] = [];
+  const observer = (event: StatementEvent) => statements.push(event);
+  let store: Store;
+  let config: GatewayConfig;
+  let databaseUrl: string;
+  let cleanup: () => Promise<void>;
+  if (kind === 'sqlite') {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sx-gateway-test-'));
+    databaseUrl = path.join(dir, 'library.db');
+    config = loadConfig({ SX_DB_PATH: databaseUrl, SX_REGISTRY_CACHE_TTL_SEC: '0', ...env });
+    store = new SqliteStore({ file: databaseUrl, observer });
+    cleanup = () => rm(dir, { recursive: true, force: true });
+  } else {
+    const database = await createTestDatabase();
+    databaseUrl = database.url;
+    config = loadConfig({
+      SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY',
+      SX_POSTGRES_DSN: database.url,
+      SX_POSTGRES_POOL_MAX: '8',
+      ...env,
+    });
+    const postgres = new PostgresStore({ dsn: database.url, config, observer });
+    await postgres.prepare();
+    store = postgres;
+    cleanup = database.drop;
+  }
+  let gateway: RunningGateway;
+  try {
+    gateway = await listen(store, config, { host: '127.0.0.1', port: 0 });
+  } catch (error) {
+    await store.close();
+    await cleanup();
+    throw error;
+  }
+  const endpoint = `${gateway.url}/graphql`;
+  return {
+    kind,
+    url: gateway.url,
+    store,
+    config,
+    statements,
+    databaseUrl,
+    async gql(query, variables, headers = {}) {
+      const response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, body: (await response.json()) as GraphQLResponse['body'] };
+    },
+    async close() {
+      await gateway.close();
+      await store.close();
+      await cleanup();
+    },
+  };
+}
+
+/** Sends a GraphQL multipart request (the upload spec) with the given files as variables. */
+export async function uploadCsv(
+  gateway: TestGateway,
+  sourceId: string,
+  files: { consolidated: string | Uint8Array; authors?: string | Uint8Array; bookmarks?: string | Uint8Array },
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse> {
+  const names = Object.keys(files) as (keyof typeof files)[];
+  const variables: Record<string, unknown> = { sourceId };
+  for (const name of names) variables[name] = null;
+  const query = `mutation Import($sourceId: ID!, $consolidated: File!, $authors: File, $bookmarks: File) {
+    importCsv(sourceId: $sourceId, consolidated: $consolidated, authors: $authors, bookmarks: $bookmarks) {
+      sourceId inserted updated skipped withoutId rows { consolidated authors bookmarks }
+    }
+  }`;
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query, variables }));
+  form.set('map', JSON.stringify(Object.fromEntries(names.map((name, i) => [String(i), [`variables.${name}`]]))));
+  names.forEach((name, i) => form.set(String(i), new File([files[name]!], `${name}.csv`, { type: 'text/csv' })));
+  const response = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'graphql-require-preflight': '1', ...headers },
+    body: form,
+  });
+  return { status: response.status, body: (await response.json()) as GraphQLResponse['body'] };
+}
