@@ -36,16 +36,6 @@ const envSchema = z
     SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .superRefine((env, ctx) => {
-    // The seed forbids a silent fallback: PRIMARY without a DSN must not quietly serve SQLite.
-    if (env.SX_DB_BACKEND_MODE === 'POSTGRES_PRIMARY' && !env.SX_POSTGRES_DSN) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['SX_POSTGRES_DSN'],
-        message: 'is required when SX_DB_BACKEND_MODE=POSTGRES_PRIMARY (a postgres:// URL or "embedded")',
-      });
-    }
   });
 
 export interface GatewayConfig {
@@ -79,9 +69,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   // Empty strings are treated as unset, as a shell `VAR=` usually means "no value".
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // The seed forbids a silent fallback: PRIMARY without a DSN must not quietly serve SQLite.
+  if (present.SX_DB_BACKEND_MODE === 'POSTGRES_PRIMARY' && !present.SX_POSTGRES_DSN) {
+    problems.push('SX_POSTGRES_DSN: is required when SX_DB_BACKEND_MODE=POSTGRES_PRIMARY (a postgres:// URL or "embedded")');
   }
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     mode: e.SX_DB_BACKEND_MODE,

@@ -119,7 +119,7 @@ export async function startTestGateway(
 export async function uploadCsv(
   gateway: TestGateway,
   sourceId: string,
-  files: { consolidated: string | Uint8Array; authors?: string | Uint8Array; bookmarks?: string | Uint8Array },
+  files: { consolidated: BlobPart; authors?: BlobPart; bookmarks?: BlobPart },
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse> {
   const names = Object.keys(files) as (keyof typeof files)[];

@@ -83,7 +83,7 @@ export class PostgresStore implements Store {
   async health(): Promise<DatabaseHealth> {
     const started = performance.now();
     try {
-      const { rows } = await this.pool.query<{ v: string }>('SHOW server_version');
+      const { rows } = await this.pool.query<{ v: string }>("SELECT current_setting('server_version') AS v");
       return { reachable: true, latencyMs: performance.now() - started, serverVersion: rows[0].v, error: null };
     } catch (error) {
       return { reachable: false, latencyMs: null, serverVersion: null, error: (asUnavailable(error) as Error).message };

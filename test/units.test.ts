@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { parseCount, parsePrivate, stableRowHash } from '../src/import/csvFields.js';
+import { normaliseAuthorLinks, normaliseStatuses, primaryStatus } from '../src/library/metaValues.js';
+import { ident, schemaNameFor } from '../src/tenancy/identifiers.js';
+import { assertSourceId, trailingProfileIndex } from '../src/tenancy/sourceId.js';
+
+describe('source ids and schema names', () => {
+  it('accepts the documented alphabet and rejects the rest without rewriting', () => {
+    expect(assertSourceId('assets_1')).toBe('assets_1');
+    expect(assertSourceId('A.b-c_9')).toBe('A.b-c_9');
+    for (const bad of ['', ' a', 'a b', 'a/b', 'é', 'x'.repeat(65), 'a\nb']) {
+      expect(() => assertSourceId(bad)).toThrowError(expect.objectContaining({ code: 'SOURCE_ID_INVALID' }));
+    }
+  });
+
+  it('maps plain ids readably and every other id to a distinct, valid name', () => {
+    expect(schemaNameFor('assets_1', 'sx')).toBe('sx_assets_1');
+    const names = ['a_b', 'a.b', 'a-b', 'A_B', 'a__b'].map((id) => schemaNameFor(id, 'sx'));
+    expect(new Set(names).size).toBe(names.length);
+    const long = schemaNameFor('z'.repeat(64), 'tenant_prefix');
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(63);
+    expect(schemaNameFor('z'.repeat(64), 'tenant_prefix')).toBe(long);
+    expect(schemaNameFor('z'.repeat(63) + 'y', 'tenant_prefix')).not.toBe(long);
+  });
+
+  it('quotes only validated identifiers', () => {
+    expect(ident('sx_a').sql).toBe('"sx_a"');
+    expect(() => ident('a"; DROP TABLE x; --')).toThrow();
+    expect(() => ident('x'.repeat(64))).toThrow();
+  });
+
+  it('reads the trailing profile index', () => {
+    expect(trailingProfileIndex('assets_2')).toBe(2);
+    expect(trailingProfileIndex('assets-12')).toBe(12);
+    expect(trailingProfileIndex('assets')).toBeNull();
+  });
+});
+
+describe('CSV field rules', () => {
+  it('parses counts and private flags like the original', () => {
+    expect(parseCount('12.0')).toBe(12);
+    expect(parseCount(' 7 ')).toBe(7);
+    expect(parseCount('n/a')).toBeNull();
+    expect(parseCount('')).toBeNull();
+    expect(['1', 'true', 'YES', 'y'].map(parsePrivate)).toEqual([1, 1, 1, 1]);
+    expect(['0', 'false', 'no', 'private?'].map(parsePrivate)).toEqual([0, 0, 0, 0]);
+    expect(parsePrivate('')).toBeNull();
+  });
+
+  it('hashes a row the same way whatever the column order', () => {
+    expect(stableRowHash({ a: '1', b: '2' })).toBe(stableRowHash({ b: '2', a: '1' }));
+    expect(stableRowHash({ a: '1', b: '2' })).not.toBe(stableRowHash({ a: '1', b: '3' }));
+  });
+});
+
+describe('meta normalisation', () => {
+  it('trims, de-duplicates and keeps the order of statuses; the primary is the furthest known one', () => {
+    const statuses = normaliseStatuses(' reviewed , raw', ['idea', 'raw', ' idea']);
+    expect(statuses).toEqual(['idea', 'raw', 'reviewed']);
+    expect(primaryStatus(statuses)).toBe('reviewed');
+    expect(primaryStatus(['idea', 'later'])).toBe('idea');
+    expect(primaryStatus([])).toBeNull();
+  });
+
+  it('stores author links from lists, JSON arrays and comma/newline text as a JSON array', () => {
+    expect(JSON.parse(normaliseAuthorLinks(['["https://a", "https://b"]']))).toEqual(['https://a', 'https://b']);
+    expect(JSON.parse(normaliseAuthorLinks(['https://a,https://b\nhttps://c', 'https://a']))).toEqual(['https://a', 'https://b', 'https://c']);
+  });
+});
+
+describe('configuration', () => {
+  it('uses the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.mode).toBe('SQLITE');
+    expect(config.sqlitePath).toBe('data/sx_obsidian.db');
+    expect(config.api).toEqual({ host: '127.0.0.1', port: 8123 });
+    expect(config.postgres.schemaPrefix).toBe('sx');
+    expect(config.postgres.registryTable).toBe('sx_source_registry');
+  });
+
+  it('names every bad value, and refuses POSTGRES_PRIMARY without a DSN', () => {
+    try {
+      loadConfig({ SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', SX_API_PORT: 'eighty', SX_POSTGRES_SCHEMA_PREFIX: '1x' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const text = (error as Error).message;
+      expect(text).toContain('SX_POSTGRES_DSN');
+      expect(text).toContain('SX_API_PORT');
+      expect(text).toContain('SX_POSTGRES_SCHEMA_PREFIX');
+    }
+    expect(() => loadConfig({ SX_DB_BACKEND_MODE: 'MYSQL' })).toThrowError(/SX_DB_BACKEND_MODE/);
+  });
+});
