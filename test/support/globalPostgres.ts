@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -63,6 +63,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let cleanup = async () => undefined;
   if (!adminUrl) {
     const dir = await mkdtemp(path.join(tmpdir(), 'sx-gateway-test-pg-'));
+    // Run as root, the server runs as a `postgres` user, which must be able to reach its data folder.
+    await chmod(dir, 0o755);
     const port = 55000 + Math.floor(Math.random() * 5000);
     const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port, persistent: false, database: 'postgres' });
     adminUrl = server.dsn;
