@@ -4,7 +4,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import type { Store } from './interfaces.js';
-import { createContext, type GatewayContext } from './resolvers/context.js';
+import { contextOfRequest, createContext, type GatewayContext } from './resolvers/context.js';
 import { schema } from './schema/index.js';
 import { version } from './schema/version.js';
 
@@ -41,6 +41,20 @@ function releaseBindings(): Plugin<GatewayContext> {
   };
 }
 
+/** The original's response headers: which request, which store, which source(s) answered. */
+function sourceHeaders(store: Store): Plugin {
+  const backend = store.backendContext(null).backend;
+  return {
+    onResponse({ request, response }) {
+      response.headers.set('X-SX-Backend', backend);
+      const context = contextOfRequest.get(request);
+      if (!context) return;
+      response.headers.set('X-SX-Request-ID', context.requestId);
+      if (context.tenants.named.size > 0) response.headers.set('X-SX-Source-ID', [...context.tenants.named].join(','));
+    },
+  };
+}
+
 function healthEndpoint(store: Store): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
@@ -72,7 +86,7 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
         }
       : false,
     context: ({ request, req }) => createContext(store, config, request, req),
-    plugins: [healthEndpoint(store), releaseBindings()],
+    plugins: [healthEndpoint(store), releaseBindings(), sourceHeaders(store)],
   });
 }
 

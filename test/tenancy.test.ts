@@ -237,6 +237,21 @@ describe('PostgreSQL schema per source', () => {
     expect(store.pool.idleCount).toBe(store.pool.totalCount);
   });
 
+  it('answers SOURCE_NOT_MAPPED when the schema vanished under a cached mapping, and recovers on bootstrap', async () => {
+    await uploadCsv(gateway, 'vanishing', { consolidated: libraryCsv('vanishing', 2) });
+    const warm = await gateway.gql(PAGE, { sourceId: 'vanishing' });
+    expect(warm.body.data.source.items.totalCount).toBe(2);
+    // Another gateway process deleting the source: this process still has the mapping cached.
+    await store.pool.query('DROP SCHEMA sx_vanishing CASCADE');
+    const gone = await gateway.gql(PAGE, { sourceId: 'vanishing' });
+    expect(gone.status).toBe(400);
+    expect(gone.body.errors?.[0].extensions?.code).toBe('SOURCE_NOT_MAPPED');
+    expect(JSON.stringify(gone.body)).not.toMatch(/relation|does not exist/);
+    expect((await bootstrap('vanishing')).body.errors).toBeUndefined();
+    const back = await gateway.gql(PAGE, { sourceId: 'vanishing' });
+    expect(back.body.data.source.items.totalCount).toBe(0);
+  });
+
   it('runs tenant queries in the source schema, with the registry naming it', async () => {
     const response = await gateway.gql('{ source(sourceId: "pathcheck") { backend { backend schema searchPath } source { schemaName } } }');
     expect(response.body.data.source.backend).toEqual({

@@ -33,17 +33,22 @@ export function isAdminRequest(config: GatewayConfig, request: Request, remoteAd
   return remoteAddress !== undefined && LOOPBACK.test(remoteAddress);
 }
 
+/** The context of each request, for the response hook, which sees only the request. */
+export const contextOfRequest = new WeakMap<Request, GatewayContext>();
+
 export function createContext(
   store: Store,
   config: GatewayConfig,
   request: Request,
   nodeRequest: IncomingMessage | undefined,
 ): GatewayContext {
-  return {
+  const context: GatewayContext = {
     store,
     config,
     requestId: request.headers.get('x-request-id') ?? randomUUID(),
     isAdmin: isAdminRequest(config, request, nodeRequest?.socket.remoteAddress),
     tenants: new OperationTenants(store, request.headers.get('x-sx-profile-index')),
   };
+  contextOfRequest.set(request, context);
+  return context;
 }

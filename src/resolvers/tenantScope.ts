@@ -59,6 +59,8 @@ export class TenantScope {
 /** The sources an operation touches; the same source named twice (aliases) shares one binding. */
 export class OperationTenants {
   private readonly scopes = new Map<string, Promise<TenantScope>>();
+  /** Every valid source id the operation named, for the X-SX-Source-ID response header. */
+  readonly named = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -69,6 +71,7 @@ export class OperationTenants {
   checkSourceId(sourceIdInput: string): string {
     const sourceId = assertSourceId(sourceIdInput);
     assertProfileMatches(sourceId, this.profileIndex);
+    this.named.add(sourceId);
     return sourceId;
   }
 

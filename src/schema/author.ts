@@ -8,8 +8,8 @@ const AuthorRef = builder.objectRef<AuthorSummary>('Author').implement({
     authorId: t.exposeString('authorId', { nullable: true }),
     authorUniqueId: t.exposeString('authorUniqueId', { nullable: true }),
     authorName: t.exposeString('authorName', { nullable: true }),
-    itemsCount: t.exposeInt('itemsCount'),
-    bookmarkedCount: t.exposeInt('bookmarkedCount'),
+    itemsCount: t.expose('itemsCount', { type: 'NonNegativeInt' }),
+    bookmarkedCount: t.expose('bookmarkedCount', { type: 'NonNegativeInt' }),
   }),
 });
 
@@ -20,7 +20,7 @@ const AuthorPageRef = builder
   .implement({
     fields: (t) => ({
       nodes: t.field({ type: [AuthorRef], resolve: (page) => page.authors }),
-      totalCount: t.exposeInt('totalCount'),
+      totalCount: t.expose('totalCount', { type: 'NonNegativeInt' }),
       hasNextPage: t.boolean({ resolve: (page) => page.offset + page.authors.length < page.totalCount }),
     }),
   });

@@ -4,9 +4,9 @@ import { builder } from './builder.js';
 
 const ImportRowsRef = builder.objectRef<ImportSummary['rows']>('ImportRows').implement({
   fields: (t) => ({
-    consolidated: t.exposeInt('consolidated'),
-    authors: t.exposeInt('authors'),
-    bookmarks: t.exposeInt('bookmarks'),
+    consolidated: t.expose('consolidated', { type: 'NonNegativeInt' }),
+    authors: t.expose('authors', { type: 'NonNegativeInt' }),
+    bookmarks: t.expose('bookmarks', { type: 'NonNegativeInt' }),
   }),
 });
 
@@ -14,10 +14,10 @@ const ImportResultRef = builder.objectRef<ImportSummary>('ImportResult').impleme
   description: 'Counts follow the original importer: new rows inserted, unchanged rows skipped, others updated.',
   fields: (t) => ({
     sourceId: t.exposeID('sourceId'),
-    inserted: t.exposeInt('inserted'),
-    updated: t.exposeInt('updated'),
-    skipped: t.exposeInt('skipped', { description: 'Unchanged rows plus rows without c_videos_id' }),
-    withoutId: t.exposeInt('withoutId'),
+    inserted: t.expose('inserted', { type: 'NonNegativeInt' }),
+    updated: t.expose('updated', { type: 'NonNegativeInt' }),
+    skipped: t.expose('skipped', { type: 'NonNegativeInt', description: 'Unchanged rows plus rows without c_videos_id' }),
+    withoutId: t.expose('withoutId', { type: 'NonNegativeInt' }),
     rows: t.field({ type: ImportRowsRef, resolve: (s) => s.rows }),
     durationMs: t.exposeFloat('durationMs'),
   }),

@@ -12,9 +12,9 @@ const SearchIndexRef = builder.objectRef<SourceStats['searchIndex']>('SearchInde
 
 const StatsRef = builder.objectRef<SourceStats>('Stats').implement({
   fields: (t) => ({
-    items: t.exposeInt('items'),
-    bookmarked: t.exposeInt('bookmarked'),
-    authors: t.exposeInt('authors'),
+    items: t.expose('items', { type: 'NonNegativeInt' }),
+    bookmarked: t.expose('bookmarked', { type: 'NonNegativeInt' }),
+    authors: t.expose('authors', { type: 'NonNegativeInt' }),
     lastUpdatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.lastUpdatedAt }),
     searchIndex: t.field({ type: SearchIndexRef, resolve: (s) => s.searchIndex }),
   }),

@@ -156,9 +156,13 @@ export class PostgresRegistry {
           );
         }
       }
+      // The registry's version only counts while the schema exists (a restore or a manual drop can leave a
+      // registry row behind); a missing schema is built from the first migration.
+      const schemaExists =
+        (await exec(client, sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schemaName}`)).rowCount === 1;
       await exec(client, sql`CREATE SCHEMA IF NOT EXISTS ${ident(schemaName)}`);
       await exec(client, sql`SELECT set_config('search_path', ${searchPathFor(schemaName)}, true)`);
-      const from = existing?.migration_version ?? 0;
+      const from = schemaExists ? (existing?.migration_version ?? 0) : 0;
       for (const migration of tenantMigrations) {
         if (migration.version > from) await client.query(migration.text);
       }

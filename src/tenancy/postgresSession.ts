@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import sql, { type Sql } from 'sql-template-tag';
 import type { SourceRecord, StatementObserver, TenantDb, TenantSession } from '../interfaces.js';
+import { GatewayError } from '../errors.js';
+import { asUnavailable, isSchemaGone } from '../stores/postgres/failures.js';
 import { searchPathFor } from './identifiers.js';
 
 export interface PgSessionOptions {
@@ -11,6 +13,8 @@ export interface PgSessionOptions {
   readOnly: boolean;
   statementTimeoutMs: number;
   observer?: StatementObserver;
+  /** Called when the schema turned out to be gone, so the registry cache forgets the mapping. */
+  onSchemaGone?: () => void;
 }
 
 /**
@@ -46,9 +50,19 @@ export class PostgresTenantSession implements TenantSession {
 
   private async query(query: Sql): Promise<pg.QueryResult> {
     if (this.finished) throw new Error(`Tenant binding for ${this.options.sourceId} is already closed`);
-    const client = await this.connect();
-    this.options.observer?.({ dialect: 'postgres', sourceId: this.options.sourceId, text: query.text });
-    return client.query(query.text, query.values as unknown[]);
+    try {
+      const client = await this.connect();
+      this.options.observer?.({ dialect: 'postgres', sourceId: this.options.sourceId, text: query.text });
+      return await client.query(query.text, query.values as unknown[]);
+    } catch (error) {
+      if (isSchemaGone(error)) {
+        this.options.onSchemaGone?.();
+        throw new GatewayError('SOURCE_NOT_MAPPED', `Source schema mapping missing/invalid for source_id=${this.options.sourceId}`, {
+          sourceId: this.options.sourceId,
+        });
+      }
+      throw asUnavailable(error);
+    }
   }
 
   private connect(): Promise<pg.PoolClient> {

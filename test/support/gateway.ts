@@ -14,6 +14,7 @@ export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
 
 export interface GraphQLResponse<T = any> {
   status: number;
+  headers: Headers;
   body: { data?: T; errors?: { message: string; path?: string[]; extensions?: { code?: string } & Record<string, unknown> }[] };
 }
 
@@ -67,7 +68,7 @@ export async function startTestGateway(
     const dir = await mkdtemp(path.join(tmpdir(), 'sx-gateway-test-'));
     databaseUrl = path.join(dir, 'library.db');
     config = loadConfig({ SX_DB_PATH: databaseUrl, SX_REGISTRY_CACHE_TTL_SEC: '0', ...env });
-    store = new SqliteStore({ file: databaseUrl, observer });
+    store = new SqliteStore({ file: databaseUrl, observer, mode: config.mode === 'POSTGRES_MIRROR' ? 'POSTGRES_MIRROR' : 'SQLITE' });
     cleanup = () => rm(dir, { recursive: true, force: true });
   } else {
     const database = await createTestDatabase();
@@ -105,7 +106,7 @@ export async function startTestGateway(
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
         body: JSON.stringify({ query, variables }),
       });
-      return { status: response.status, body: (await response.json()) as GraphQLResponse['body'] };
+      return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse['body'] };
     },
     async close() {
       await gateway.close();
@@ -139,5 +140,5 @@ export async function uploadCsv(
     headers: { 'graphql-require-preflight': '1', ...headers },
     body: form,
   });
-  return { status: response.status, body: (await response.json()) as GraphQLResponse['body'] };
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse['body'] };
 }

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { GatewayConfig } from '../../config.js';
-import { GatewayError } from '../../errors.js';
 import type {
   BackendContext,
   DatabaseHealth,
@@ -15,6 +14,7 @@ import { searchPathFor } from '../../tenancy/identifiers.js';
 import { PostgresRegistry } from '../../tenancy/postgresRegistry.js';
 import { PostgresTenantSession } from '../../tenancy/postgresSession.js';
 import { createPool } from './connect.js';
+import { asUnavailable } from './failures.js';
 
 export interface PostgresStoreOptions {
   dsn: string;
@@ -22,20 +22,6 @@ export interface PostgresStoreOptions {
   config: GatewayConfig;
   observer?: StatementObserver;
   statementTimeoutMs?: number;
-}
-
-// PostgreSQL error classes that mean "the server is not there" rather than "the query is wrong".
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
-
-export function asUnavailable(error: unknown): unknown {
-  const code = (error as { code?: string })?.code;
-  if (code && UNAVAILABLE.has(code)) {
-    return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');
-  }
-  if (error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(error.message)) {
-    return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');
-  }
-  return error;
 }
 
 export class PostgresStore implements Store {
@@ -120,6 +106,7 @@ export class PostgresStore implements Store {
       readOnly,
       statementTimeoutMs: this.statementTimeoutMs,
       observer: this.options.observer,
+      onSchemaGone: () => this.registry.invalidate(source.id),
     });
   }
 

@@ -1,0 +1,24 @@
+import { GatewayError } from '../../errors.js';
+
+// Error codes meaning "the server is not there", as opposed to "the statement is wrong".
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006',
+]);
+// The schema or its tables vanished under a cached registry entry (dropped by another gateway process).
+const SCHEMA_GONE = new Set(['3F000', '42P01']);
+
+export function isSchemaGone(error: unknown): boolean {
+  return SCHEMA_GONE.has((error as { code?: string })?.code ?? '');
+}
+
+/** Turns a connection failure into DATABASE_UNAVAILABLE (HTTP 503); other errors pass through unchanged. */
+export function asUnavailable(error: unknown): unknown {
+  const code = (error as { code?: string })?.code;
+  const connectionLost =
+    error instanceof Error && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(error.message);
+  if ((code && UNAVAILABLE.has(code)) || connectionLost) {
+    return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');
+  }
+  return error;
+}
