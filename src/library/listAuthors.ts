@@ -24,7 +24,9 @@ function authorConditions(db: TenantDb, filter: { q?: string | null; bookmarkedO
   const q = filter.q?.trim();
   if (q) {
     const p = containsPattern(q);
-    parts.push(sql`(lower(v.author_unique_id) LIKE ${p} ESCAPE '\\' OR lower(v.author_name) LIKE ${p} ESCAPE '\\' OR v.author_id LIKE ${p} ESCAPE '\\')`);
+    // lower(author_id) like the other two: the pattern is lower-cased, and PostgreSQL's LIKE is case-sensitive,
+    // so a mixed-case author id ("A9") was found by SQLite but never by PostgreSQL.
+    parts.push(sql`(lower(v.author_unique_id) LIKE ${p} ESCAPE '\\' OR lower(v.author_name) LIKE ${p} ESCAPE '\\' OR lower(v.author_id) LIKE ${p} ESCAPE '\\')`);
   }
   if (filter.bookmarkedOnly) parts.push(sql`v.bookmarked = 1`);
   return parts.reduce((all, part) => sql`${all} AND ${part}`);

@@ -58,7 +58,9 @@ export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
     const named = wanted.filter(Boolean);
     if (named.length) {
       either.push(sql`m.status IN (${join(named)})`);
-      for (const status of named) either.push(sql`m.statuses LIKE ${containsPattern(`|${status}|`)} ESCAPE '\\'`);
+      // containsPattern lower-cases the term, so the column is lower-cased too: without it PostgreSQL's
+      // case-sensitive LIKE missed mixed-case packed statuses ("Client-Review") that SQLite's LIKE found.
+      for (const status of named) either.push(sql`lower(m.statuses) LIKE ${containsPattern(`|${status}|`)} ESCAPE '\\'`);
     }
     where.push(sql`(${join(either, ' OR ')})`);
   }

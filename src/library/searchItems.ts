@@ -56,9 +56,14 @@ export async function searchItems(db: TenantDb, query: string, page: { limit: nu
         FROM ${from}
        ORDER BY score, v.id
        LIMIT ${page.limit} OFFSET ${page.offset}`);
-    if (rows.length > 0 || page.offset > 0) {
-      const totalCount = rows.length > 0 ? Number(rows[0].total) : await countMatches(db, from);
-      return { mode: 'FULL_TEXT', items: rows.map(itemFromRow), totalCount };
+    if (rows.length > 0) {
+      return { mode: 'FULL_TEXT', items: rows.map(itemFromRow), totalCount: Number(rows[0].total) };
+    }
+    // An empty page past the first is FULL_TEXT only when the full text matches at all; otherwise the first
+    // page was a substring fallback and later pages must be too (they used to come back empty, mode FULL_TEXT).
+    if (page.offset > 0) {
+      const totalCount = await countMatches(db, from);
+      if (totalCount > 0) return { mode: 'FULL_TEXT', items: [], totalCount };
     }
   }
   const filter = { q: query };
