@@ -322,6 +322,20 @@ describe.each(STORE_KINDS)('reads and user writes (%s)', (kind) => {
       expect(await filtered({ tag: 'bread' })).toEqual(['v01']);
       expect(await filtered({ tag: ' diy ' })).toEqual(['v04']);
       expect(await filtered({ tag: 'ing' })).toEqual([]);
+      // A comma can never be inside one stored tag: refused rather than silently matching two tags.
+      const comma = await gateway.gql(ITEM_IDS, { sourceId: LIB, filter: { tag: 'bread,cooking' } });
+      expect(errorCode(comma)).toBe('BAD_USER_INPUT');
+    });
+
+    it('q and captionQ fold the case of accented letters in both stores', async () => {
+      const rows = csv(CONSOLIDATED_HEADER, [
+        ['e1', 'c1', 'chef.émile', 'Émile', 'Un éclair au CAFÉ', 'eh1'],
+        ['e2', 'c1', 'chef.émile', 'Émile', 'une tarte', 'eh2'],
+      ]);
+      expect((await uploadCsv(gateway, 'accents', { consolidated: rows })).body.errors).toBeUndefined();
+      expect((await items({ filter: { q: 'ÉCLAIR' } }, 'accents')).ids).toEqual(['e1']);
+      expect((await items({ filter: { captionQ: 'café -TARTE' } }, 'accents')).ids).toEqual(['e1']);
+      expect((await items({ filter: { q: 'ÉMILE' } }, 'accents')).ids.sort()).toEqual(['e1', 'e2']);
     });
 
     it('hasNotes true and false (blank notes count as none)', async () => {
@@ -691,6 +705,9 @@ describe.each(STORE_KINDS)('reads and user writes (%s)', (kind) => {
       expect((await item('m3', META)).meta).toMatchObject({ rating: 2, notes: 'before' });
       const edge = await setMeta(META, 'm3', { rating: 5 });
       expect(edge.rating).toBe(5);
+      // "|" separates the packed statuses, so a status holding one is refused.
+      const piped = await gateway.gql(SET_META, { sourceId: META, itemId: 'm3', input: { statuses: ['a|b'] } });
+      expect(errorCode(piped)).toBe('BAD_USER_INPUT');
     });
   });
 

@@ -120,6 +120,9 @@ export async function putItemMeta(db: TenantDb, videoId: string, input: ItemMeta
     throw new GatewayError('BAD_USER_INPUT', `rating must be a whole number from 0 to 5, got ${input.rating}`);
   }
   const statuses = normaliseStatuses(input.status, input.statuses);
+  // `|` separates the packed list; a status holding one would match as two.
+  const piped = statuses.find((status) => status.includes('|'));
+  if (piped) throw new GatewayError('BAD_USER_INPUT', `a status must not contain "|", got ${JSON.stringify(piped)}`);
   const authorLinks = input.authorLinks ? normaliseAuthorLinks(input.authorLinks) : null;
   const now = new Date().toISOString();
   await db.run(sql`

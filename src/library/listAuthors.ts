@@ -1,5 +1,5 @@
 import sql, { raw, type Sql } from 'sql-template-tag';
-import type { TenantDb } from '../interfaces.js';
+import type { Dialect, TenantDb } from '../interfaces.js';
 import { containsPattern } from './dialect.js';
 
 export const AUTHOR_ORDERS = ['COUNT', 'BOOKMARKED', 'NAME'] as const;
@@ -13,11 +13,15 @@ export interface AuthorSummary {
   bookmarkedCount: number;
 }
 
-const ORDER_BY: Record<AuthorOrder, Sql> = {
+// lower(author_name) is a computed value, so it does not inherit the "C" collation of the PostgreSQL columns;
+// both stores sort it byte-wise only when told (BINARY is SQLite's name for it).
+const ORDER_BY = (dialect: Dialect): Record<AuthorOrder, Sql> => ({
   COUNT: raw('items_count DESC, author_unique_id ASC NULLS LAST, author_id'),
   BOOKMARKED: raw('bookmarked_count DESC, items_count DESC, author_unique_id ASC NULLS LAST, author_id'),
-  NAME: raw('lower(author_name) ASC NULLS LAST, author_unique_id ASC NULLS LAST, author_id'),
-};
+  NAME: raw(
+    `lower(author_name) COLLATE ${dialect === 'postgres' ? '"C"' : 'BINARY'} ASC NULLS LAST, author_unique_id ASC NULLS LAST, author_id`,
+  ),
+});
 
 function authorConditions(db: TenantDb, filter: { q?: string | null; bookmarkedOnly?: boolean | null }): Sql {
   const parts: Sql[] = [sql`v.source_id = ${db.sourceId}`];
@@ -56,7 +60,7 @@ export async function listAuthors(
               FROM videos v
              WHERE ${authorConditions(db, filter)}
              GROUP BY v.author_unique_id, CASE WHEN v.author_unique_id IS NULL THEN v.author_id END) grouped
-     ORDER BY ${ORDER_BY[order]}
+     ORDER BY ${ORDER_BY(db.dialect)[order]}
      LIMIT ${page.limit} OFFSET ${page.offset}`);
   return {
     authors: rows.map((r) => ({

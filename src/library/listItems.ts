@@ -1,4 +1,5 @@
 import sql, { empty, join, raw, type Sql } from 'sql-template-tag';
+import { GatewayError } from '../errors.js';
 import type { TenantDb } from '../interfaces.js';
 import { containsPattern } from './dialect.js';
 import { ITEM_COLUMNS, itemFromRow, type Item, type ItemRow } from './itemRows.js';
@@ -67,6 +68,10 @@ export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
   if (filter.ratingMin !== null && filter.ratingMin !== undefined) where.push(sql`m.rating >= ${filter.ratingMin}`);
   if (filter.ratingMax !== null && filter.ratingMax !== undefined) where.push(sql`m.rating <= ${filter.ratingMax}`);
   const tag = filter.tag?.trim().toLowerCase();
+  // Stored tags are split on commas, so a value with a comma could never be one whole tag.
+  if (tag?.includes(',')) {
+    throw new GatewayError('BAD_USER_INPUT', `tag must be a single tag without commas, got ${JSON.stringify(filter.tag)}`);
+  }
   if (tag) where.push(sql`(',' || lower(m.tags) || ',') LIKE ${containsPattern(`,${tag},`)} ESCAPE '\\'`);
   if (filter.hasNotes === true) where.push(sql`(m.notes IS NOT NULL AND trim(m.notes) <> '')`);
   if (filter.hasNotes === false) where.push(sql`(m.notes IS NULL OR trim(m.notes) = '')`);

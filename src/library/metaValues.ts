@@ -2,7 +2,8 @@
  * The original's normalisation of user meta, kept as pure functions so both stores and the tests share it.
  */
 
-// Workflow order of the known statuses: the primary status is the furthest one along that the item carries.
+// The statuses the original recognises: the primary status is the last of these in the item's own list
+// (the order the user gave), or its first status when it carries none of them.
 export const KNOWN_STATUSES = ['raw', 'reviewing', 'reviewed', 'scheduling', 'scheduled', 'published', 'archived'];
 
 function splitList(values: readonly string[] | null | undefined, separators: RegExp): string[] {

@@ -54,6 +54,11 @@ function open(file: string): Database.Database {
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
   connection.pragma('synchronous = NORMAL');
+  // SQLite's lower() folds ASCII only; PostgreSQL's folds every letter. Replacing it keeps the case-insensitive
+  // filters of the shared SQL answering alike in both stores ("ÉCLAIR" finds "éclair").
+  connection.function('lower', { deterministic: true }, (value: unknown) =>
+    typeof value === 'string' ? value.toLowerCase() : value,
+  );
   return connection;
 }
 
