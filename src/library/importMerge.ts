@@ -140,21 +140,26 @@ export async function mergeStaged(db: TenantDb, importedAt: string): Promise<Imp
     ON CONFLICT (source_id, video_id) DO UPDATE
       SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at
       WHERE NOT ${sameValue(dialect, raw('csv_consolidated_raw.row_json'), raw('excluded.row_json'))}`);
-  await db.run(sql`
-    INSERT INTO csv_authors_raw (source_id, author_id, row_json, imported_at)
-    SELECT ${sourceId}, s.author_id, s.row_json, ${importedAt}
-      FROM (SELECT author_id, row_json, row_number() OVER (PARTITION BY author_id ORDER BY seq DESC) AS rn
-              FROM stage_authors WHERE author_id IS NOT NULL) s
-     WHERE s.rn = 1
-    ON CONFLICT (source_id, author_id) DO UPDATE SET row_json = excluded.row_json, imported_at = excluded.imported_at
-      WHERE NOT ${sameValue(dialect, raw('csv_authors_raw.row_json'), raw('excluded.row_json'))}`);
-  await db.run(sql`
-    INSERT INTO csv_bookmarks_raw (source_id, video_id, row_json, imported_at)
-    SELECT ${sourceId}, s.video_id, s.row_json, ${importedAt}
-      FROM (SELECT video_id, row_json, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS rn
-              FROM stage_bookmarks WHERE video_id IS NOT NULL) s
-     WHERE s.rn = 1
-    ON CONFLICT (source_id, video_id) DO UPDATE SET row_json = excluded.row_json, imported_at = excluded.imported_at
-      WHERE NOT ${sameValue(dialect, raw('csv_bookmarks_raw.row_json'), raw('excluded.row_json'))}`);
+  await upsertLatestRaw(db, 'csv_authors_raw', 'author_id', 'stage_authors', importedAt);
+  await upsertLatestRaw(db, 'csv_bookmarks_raw', 'video_id', 'stage_bookmarks', importedAt);
   return counts;
+}
+
+/** Keeps the last staged row per key; an unchanged row keeps its imported_at, so a re-import writes nothing. */
+async function upsertLatestRaw(
+  db: TenantDb,
+  table: 'csv_authors_raw' | 'csv_bookmarks_raw',
+  key: 'author_id' | 'video_id',
+  stage: 'stage_authors' | 'stage_bookmarks',
+  importedAt: string,
+): Promise<void> {
+  const [target, column, staged] = [raw(table), raw(key), raw(stage)];
+  await db.run(sql`
+    INSERT INTO ${target} (source_id, ${column}, row_json, imported_at)
+    SELECT ${db.sourceId}, s.${column}, s.row_json, ${importedAt}
+      FROM (SELECT ${column}, row_json, row_number() OVER (PARTITION BY ${column} ORDER BY seq DESC) AS rn
+              FROM ${staged} WHERE ${column} IS NOT NULL) s
+     WHERE s.rn = 1
+    ON CONFLICT (source_id, ${column}) DO UPDATE SET row_json = excluded.row_json, imported_at = excluded.imported_at
+      WHERE NOT ${sameValue(db.dialect, raw(`${table}.row_json`), raw('excluded.row_json'))}`);
 }

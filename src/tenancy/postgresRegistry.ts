@@ -5,6 +5,7 @@ import type { SourceInput, SourceRecord } from '../interfaces.js';
 import { latestTenantVersion, tenantMigrations } from '../stores/postgres/migrations.js';
 import { ident, qualified, schemaNameFor, searchPathFor } from './identifiers.js';
 import { assertSourceId } from './sourceId.js';
+import { sourceFromRow, type SourceRow } from './sourceRecord.js';
 
 export interface RegistryOptions {
   /** Runtime pool: lookups. */
@@ -16,18 +17,6 @@ export interface RegistryOptions {
   cacheTtlMs: number;
 }
 
-interface RegistryRow {
-  id: string;
-  label: string | null;
-  kind: string | null;
-  description: string | null;
-  enabled: number | null;
-  is_default: number | null;
-  schema_name: string | null;
-  migration_version: number | null;
-  created_at: Date | null;
-  updated_at: Date | null;
-}
 
 // Serialises bootstraps, deletes and global DDL across every gateway process sharing the database.
 const REGISTRY_LOCK = sql`SELECT pg_advisory_xact_lock(hashtext('sx-gateway:registry'))`;
@@ -37,20 +26,6 @@ async function exec(client: pg.ClientBase | pg.Pool, query: Sql): Promise<pg.Que
   return client.query(query.text, query.values as unknown[]);
 }
 
-function toRecord(row: RegistryRow): SourceRecord {
-  return {
-    id: row.id,
-    label: row.label,
-    kind: row.kind,
-    description: row.description,
-    enabled: row.enabled !== 0,
-    isDefault: row.is_default === 1,
-    schemaName: row.schema_name,
-    migrationVersion: row.migration_version,
-    createdAt: row.created_at ? row.created_at.toISOString() : null,
-    updatedAt: row.updated_at ? row.updated_at.toISOString() : null,
-  };
-}
 
 /**
  * The only reader and writer of `public.sources` and the source→schema registry. Lookups are cached per
@@ -111,8 +86,8 @@ export class PostgresRegistry {
   }
 
   async list(): Promise<SourceRecord[]> {
-    const rows = (await exec(this.options.pool, this.selectSources(sql``))).rows as RegistryRow[];
-    return rows.map(toRecord);
+    const rows = (await exec(this.options.pool, this.selectSources(sql``))).rows as SourceRow[];
+    return rows.map(sourceFromRow);
   }
 
   /** The mapping or SOURCE_NOT_MAPPED: never a fallback to another schema. */
@@ -120,7 +95,7 @@ export class PostgresRegistry {
     const sourceId = assertSourceId(sourceIdInput);
     const cached = this.cache.get(sourceId);
     if (cached && cached.expires > Date.now()) return cached.record;
-    const rows = (await exec(this.options.pool, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows as RegistryRow[];
+    const rows = (await exec(this.options.pool, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows as SourceRow[];
     const row = rows[0];
     if (!row || !row.schema_name || !SCHEMA_NAME.test(row.schema_name)) {
       this.cache.delete(sourceId);
@@ -128,7 +103,7 @@ export class PostgresRegistry {
         sourceId,
       });
     }
-    const record = toRecord(row);
+    const record = sourceFromRow(row);
     if (this.options.cacheTtlMs > 0) this.cache.set(sourceId, { record, expires: Date.now() + this.options.cacheTtlMs });
     return record;
   }
@@ -182,10 +157,10 @@ export class PostgresRegistry {
         VALUES (${sourceId}, ${schemaName}, ${latestTenantVersion})
         ON CONFLICT (source_id) DO UPDATE SET migration_version = EXCLUDED.migration_version, updated_at = now()
         WHERE ${this.registry}.migration_version IS DISTINCT FROM EXCLUDED.migration_version`);
-      return (await exec(client, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows[0] as RegistryRow;
+      return (await exec(client, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows[0] as SourceRow;
     });
     this.invalidate(sourceId);
-    return toRecord(record);
+    return sourceFromRow(record);
   }
 
   async activate(sourceIdInput: string): Promise<SourceRecord> {
@@ -204,7 +179,7 @@ export class PostgresRegistry {
     const source = await this.resolve(sourceIdInput);
     await this.inTransaction(async (client) => {
       await exec(client, REGISTRY_LOCK);
-      const current = (await exec(client, this.selectSources(sql`WHERE s.id = ${source.id}`))).rows[0] as RegistryRow | undefined;
+      const current = (await exec(client, this.selectSources(sql`WHERE s.id = ${source.id}`))).rows[0] as SourceRow | undefined;
       if (!current?.schema_name) return;
       if (current.is_default === 1) {
         throw new GatewayError('SOURCE_IS_DEFAULT', `Refusing to delete source_id=${source.id}: it is the default source`);

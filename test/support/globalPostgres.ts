@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../src/stores/postgres/connect.js';
+import { canConnect, startEmbeddedPostgres } from '../../src/stores/postgres/connect.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,18 +13,6 @@ declare module 'vitest' {
   }
 }
 
-async function reachable(config: pg.ClientConfig): Promise<boolean> {
-  const client = new pg.Client({ ...config, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 function urlOf(config: pg.ClientConfig): string {
   const user = encodeURIComponent(String(config.user ?? process.env.PGUSER ?? process.env.USER ?? 'postgres'));
@@ -45,7 +33,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let adminUrl: string | null = null;
   let origin = '';
   if (!forceEmbedded && process.env.SX_TEST_DATABASE_URL) {
-    if (await reachable({ connectionString: process.env.SX_TEST_DATABASE_URL })) {
+    if (await canConnect({ connectionString: process.env.SX_TEST_DATABASE_URL })) {
       adminUrl = process.env.SX_TEST_DATABASE_URL;
       origin = 'SX_TEST_DATABASE_URL';
     }
@@ -53,7 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!forceEmbedded && !adminUrl) {
     const candidates: pg.ClientConfig[] = [{}, { host: '127.0.0.1', user: 'postgres', database: 'postgres' }];
     for (const candidate of candidates) {
-      if (await reachable(candidate)) {
+      if (await canConnect(candidate)) {
         adminUrl = urlOf(candidate);
         origin = 'PG* variables / local server';
         break;

@@ -17,8 +17,10 @@ const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'postgres';
 const EMBEDDED_DATABASE = 'sx_obsidian';
 
-async function canConnect(connectionString: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 2000 });
+/** True when a server answers a query there; never throws. */
+export async function canConnect(target: string | pg.ClientConfig): Promise<boolean> {
+  const options = typeof target === 'string' ? { connectionString: target } : target;
+  const client = new pg.Client({ connectionTimeoutMillis: 3000, ...options });
   try {
     await client.connect();
     await client.query('SELECT 1');

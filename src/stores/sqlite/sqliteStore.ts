@@ -16,35 +16,10 @@ import type {
   TenantSession,
 } from '../../interfaces.js';
 import { assertSourceId } from '../../tenancy/sourceId.js';
+import { sourceFromRow, type SourceRow } from '../../tenancy/sourceRecord.js';
 import { StatementCache, sqliteSession, sqliteTenantDb } from '../../tenancy/sqliteSession.js';
 
 const layout = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'layout.sql'), 'utf8');
-
-interface SourceRow {
-  id: string;
-  label: string | null;
-  kind: string | null;
-  description: string | null;
-  enabled: number;
-  is_default: number;
-  created_at: string;
-  updated_at: string;
-}
-
-function toRecord(row: SourceRow): SourceRecord {
-  return {
-    id: row.id,
-    label: row.label,
-    kind: row.kind,
-    description: row.description,
-    enabled: row.enabled !== 0,
-    isDefault: row.is_default === 1,
-    schemaName: null,
-    migrationVersion: null,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
 
 function open(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -113,7 +88,7 @@ export class SqliteStore implements Store {
 
   async listSources(): Promise<SourceRecord[]> {
     const rows = await this.globals().all<SourceRow>(sql`SELECT * FROM sources ORDER BY is_default DESC, id`);
-    return rows.map(toRecord);
+    return rows.map(sourceFromRow);
   }
 
   /** Unknown sources are an error here too: a read never brings a source into being. */
@@ -127,7 +102,7 @@ export class SqliteStore implements Store {
         { sourceId },
       );
     }
-    return toRecord(row);
+    return sourceFromRow(row);
   }
 
   async bootstrapSource(input: SourceInput): Promise<SourceRecord> {
