@@ -49,6 +49,9 @@ function sourceHeaders(store: Store): Plugin {
       response.headers.set('X-SX-Backend', backend);
       const context = contextOfRequest.get(request);
       if (!context) return;
+      // Normally a no-op: execution already ended the bindings. It catches an operation that threw before
+      // its done-hook ran, so no pooled client outlives its request.
+      void context.tenants.finishAll(false);
       response.headers.set('X-SX-Request-ID', context.requestId);
       if (context.tenants.named.size > 0) response.headers.set('X-SX-Source-ID', [...context.tenants.named].join(','));
     },
@@ -76,7 +79,7 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health/live',
     landingPage: false,
-    graphiql: { title: 'sx-gateway', defaultQuery: EXAMPLE_QUERY, headers: JSON.stringify({ 'X-SX-Profile-Index': '' }) },
+    graphiql: { title: 'sx-gateway', defaultQuery: EXAMPLE_QUERY },
     logging: logger
       ? {
           debug: (...args) => logger.debug(args.map(String).join(' ')),
