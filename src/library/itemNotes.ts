@@ -19,7 +19,8 @@ export interface ItemNote {
   updatedAt: string | null;
 }
 
-interface NoteRow {
+/** A stored note as the video_notes table holds it. */
+export interface NoteRow {
   video_id: string;
   markdown: string;
   template_version: string;

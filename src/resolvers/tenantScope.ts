@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { SourceRecord, Store, TenantDb, TenantSession } from '../interfaces.js';
 import { emptyMeta, metaByVideoIds, type ItemMeta } from '../library/itemMeta.js';
-import { notesByVideoIds } from '../library/itemNotes.js';
+import { notesByVideoIds, type NoteRow } from '../library/itemNotes.js';
 import { rawByVideoIds, type ItemRaw } from '../library/itemRaw.js';
 import type { Item } from '../library/itemRows.js';
 import { itemsByIds } from '../library/listItems.js';
@@ -14,7 +14,7 @@ import { assertProfileMatches, assertSourceId } from '../tenancy/sourceId.js';
 export class TenantScope {
   readonly item: DataLoader<string, Item | null>;
   readonly meta: DataLoader<string, ItemMeta>;
-  readonly note: DataLoader<string, Awaited<ReturnType<typeof notesByVideoIds>> extends Map<string, infer N> ? N | null : never>;
+  readonly note: DataLoader<string, NoteRow | null>;
   readonly raw: DataLoader<Item, ItemRaw, string>;
 
   constructor(

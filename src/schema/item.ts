@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import type { Item } from '../library/itemRows.js';
 import type { TenantScope } from '../resolvers/tenantScope.js';
 import { ITEM_ORDERS, countItems, listItems, type ItemFilter } from '../library/listItems.js';
-import { searchItems, type SearchMode } from '../library/searchItems.js';
+import { searchItems, type SearchMode, type SearchPage } from '../library/searchItems.js';
 import { builder } from './builder.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize } from './paging.js';
 import { SourceScopeRef } from './source.js';
@@ -116,16 +116,16 @@ builder.objectFields(SourceScopeRef, (t) => ({
       args: { query: t.arg.string({ required: true }) },
       resolve: async (scope, args) => {
         checkPageSize(args);
-        let found: Awaited<ReturnType<typeof searchItems>> | null = null;
+        // The page callback always runs once; it keeps the search's count and mode for the connection fields.
+        const found: { page: SearchPage | null } = { page: null };
         const connection = await resolveOffsetConnection(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
           async ({ limit, offset }) => {
-            found = await searchItems(scope.db, args.query, { limit, offset });
-            return scoped(scope, found.items);
+            found.page = await searchItems(scope.db, args.query, { limit, offset });
+            return scoped(scope, found.page.items);
           },
         );
-        const result = found as Awaited<ReturnType<typeof searchItems>> | null;
-        return { ...connection, totalCount: result?.totalCount ?? 0, mode: result?.mode ?? 'SUBSTRING' };
+        return { ...connection, totalCount: found.page?.totalCount ?? 0, mode: found.page?.mode ?? 'SUBSTRING' };
       },
     },
     {
