@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Sql } from 'sql-template-tag';
 import type { BackendMode } from './config.js';
 
@@ -24,6 +25,11 @@ export interface TenantDb {
   one<Row = Record<string, unknown>>(query: Sql): Promise<Row | undefined>;
   /** Returns the number of rows the statement changed. */
   run(query: Sql): Promise<number>;
+  /**
+   * PostgreSQL only: streams COPY text-format lines into a `COPY … FROM STDIN` statement, with backpressure
+   * from the server back to the reader of the lines. Resolves with the number of rows copied.
+   */
+  copyFrom?(statement: Sql, lines: Readable): Promise<number>;
 }
 
 /** A binding that lives as long as one GraphQL operation (or one command). */

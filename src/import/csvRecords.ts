@@ -57,14 +57,13 @@ function csvFailure(label: string, error: CsvError | Error): GatewayError {
  * Streams the records of one CSV file (UTF-8, optional BOM, CRLF or LF), checking its header first.
  * Memory stays bounded by the largest record, never the file.
  */
-export async function* readCsvRecords(input: Readable, options: CsvReadOptions): AsyncGenerator<{ record: CsvRecord; line: number }> {
+export async function* readCsvRecords(input: Readable, options: CsvReadOptions): AsyncGenerator<CsvRecord> {
   const { label } = options;
   let headerRead = false;
   const parser = parse({
     bom: true,
     skip_empty_lines: true,
     max_record_size: 64 * 1024 * 1024,
-    info: true,
     columns: (header: string[]) => {
       headerRead = true;
       const names = header.map((h) => h.trim());
@@ -94,9 +93,10 @@ export async function* readCsvRecords(input: Readable, options: CsvReadOptions):
 
   let rows = 0;
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: CsvRecord; info: { lines: number } }>) {
+    // Records come in the parser's chunks; yielding them one by one keeps memory at one chunk.
+    for await (const record of parser as AsyncIterable<CsvRecord>) {
       rows += 1;
-      yield { record, line: info.lines };
+      yield record;
     }
   } catch (error) {
     throw csvFailure(label, error as Error);

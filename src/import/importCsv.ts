@@ -1,6 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { Store } from '../interfaces.js';
-import { createStaging, mergeStaged, stageAuthors, stageBookmarks, stageConsolidated, type ImportCounts } from '../library/importMerge.js';
+import {
+  authorTuple,
+  bookmarkTuple,
+  consolidatedTuple,
+  createStaging,
+  mergeStaged,
+  stageRows,
+  type ImportCounts,
+} from '../library/importMerge.js';
 import { readCsvRecords, type CsvRecord } from './csvRecords.js';
 import { REQUIRED_COLUMNS, authorRow, bookmarkRow, consolidatedRow } from './csvFields.js';
 
@@ -24,38 +32,37 @@ export interface ImportSummary extends ImportCounts {
   durationMs: number;
 }
 
-// Rows per multi-row INSERT: below SQLite's bound-parameter limit and PostgreSQL's 65535 at 11 columns.
+// Rows per batch: below SQLite's bound-parameter limit at 11 columns, and a few hundred KB of COPY text.
 const BATCH = 500;
 
-async function stageFile<Row>(
+/** The file's records as batches of staged tuples, reporting progress after each batch. */
+async function* stagedBatches(
   open: () => Readable,
   label: ImportProgress['file'],
   required: readonly string[],
-  toRow: (record: CsvRecord, seq: number) => Row,
-  write: (rows: Row[]) => Promise<void>,
+  toTuple: (record: CsvRecord, seq: number) => unknown[],
+  counted: { rows: number },
   onProgress: ((progress: ImportProgress) => void) | undefined,
   requireRows = false,
-): Promise<{ rows: number }> {
-  let batch: Row[] = [];
-  let seq = 0;
+): AsyncGenerator<unknown[][]> {
+  let batch: unknown[][] = [];
   let bytes = 0;
-  for await (const { record } of readCsvRecords(open(), {
+  for await (const record of readCsvRecords(open(), {
     label,
     requiredColumns: required,
     requireRows,
     onBytes: (n) => (bytes += n),
   })) {
-    seq += 1;
-    batch.push(toRow(record, seq));
+    counted.rows += 1;
+    batch.push(toTuple(record, counted.rows));
     if (batch.length >= BATCH) {
-      await write(batch);
+      yield batch;
       batch = [];
-      onProgress?.({ file: label, rows: seq, bytes });
+      onProgress?.({ file: label, rows: counted.rows, bytes });
     }
   }
-  await write(batch);
-  onProgress?.({ file: label, rows: seq, bytes });
-  return { rows: seq };
+  yield batch;
+  onProgress?.({ file: label, rows: counted.rows, bytes });
 }
 
 /**
@@ -76,25 +83,24 @@ export async function importCsv(
   return store.withImport(sourceId, async (db, runAtomically) => {
     await createStaging(db);
     let withoutId = 0;
-    const authors = files.authors
-      ? await stageFile(files.authors, 'authors', REQUIRED_COLUMNS.authors, authorRow, (rows) => stageAuthors(db, rows), onProgress)
-      : { rows: 0 };
-    const bookmarks = files.bookmarks
-      ? await stageFile(files.bookmarks, 'bookmarks', REQUIRED_COLUMNS.bookmarks, bookmarkRow, (rows) => stageBookmarks(db, rows), onProgress)
-      : { rows: 0 };
-    const consolidated = await stageFile(
-      files.consolidated,
-      'consolidated',
-      REQUIRED_COLUMNS.consolidated,
+    const authors = { rows: 0 };
+    const bookmarks = { rows: 0 };
+    const consolidated = { rows: 0 };
+    if (files.authors) {
+      await stageRows(db, 'stage_authors', stagedBatches(files.authors, 'authors', REQUIRED_COLUMNS.authors,
+        (record, seq) => authorTuple(authorRow(record, seq)), authors, onProgress));
+    }
+    if (files.bookmarks) {
+      await stageRows(db, 'stage_bookmarks', stagedBatches(files.bookmarks, 'bookmarks', REQUIRED_COLUMNS.bookmarks,
+        (record, seq) => bookmarkTuple(bookmarkRow(record, seq)), bookmarks, onProgress));
+    }
+    await stageRows(db, 'stage_consolidated', stagedBatches(files.consolidated, 'consolidated', REQUIRED_COLUMNS.consolidated,
       (record, seq) => {
         const row = consolidatedRow(record, seq);
         if (row.videoId === null) withoutId += 1;
-        return row;
+        return consolidatedTuple(row);
       },
-      (rows) => stageConsolidated(db, rows),
-      onProgress,
-      true,
-    );
+      consolidated, onProgress, true));
     const counts = await runAtomically(() => mergeStaged(db, new Date().toISOString()));
     onProgress?.({ file: 'merge', rows: consolidated.rows, bytes: 0 });
     return {

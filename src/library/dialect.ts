@@ -23,8 +23,9 @@ export function tempTableAs(dialect: Dialect, name: string, select: Sql): Sql {
     : sql`CREATE TEMP TABLE ${raw(name)} ON COMMIT DROP AS ${select}`;
 }
 
-export function jsonType(dialect: Dialect): Sql {
-  return raw(dialect === 'sqlite' ? 'TEXT' : 'jsonb');
+/** A JSON text value as the raw tables store it: jsonb in PostgreSQL, text in SQLite. */
+export function asJson(dialect: Dialect, text: Sql): Sql {
+  return dialect === 'sqlite' ? text : sql`(${text})::jsonb`;
 }
 
 /** `%term%` for LIKE with the wildcard characters of the term escaped (used with ESCAPE '\'). */

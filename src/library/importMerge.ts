@@ -1,7 +1,9 @@
+import { Readable } from 'node:stream';
 import sql, { bulk, raw, type Sql } from 'sql-template-tag';
 import type { Dialect, TenantDb } from '../interfaces.js';
 import type { AuthorStageRow, BookmarkStageRow, ConsolidatedStageRow } from '../import/csvFields.js';
-import { jsonType, sameValue, tempTable, tempTableAs } from './dialect.js';
+import { copyTextLine } from '../stores/postgres/copyText.js';
+import { asJson, sameValue, tempTable, tempTableAs } from './dialect.js';
 
 export interface ImportCounts {
   inserted: number;
@@ -16,7 +18,8 @@ const STAGING = ['stage_consolidated', 'stage_authors', 'stage_bookmarks', 'stag
 
 export async function createStaging(db: TenantDb): Promise<void> {
   const key = keyText(db.dialect);
-  const json = jsonType(db.dialect);
+  // JSON stays text while staged: only the rows that reach the raw tables pay for parsing it.
+  const json = raw('text');
   for (const table of STAGING) await db.run(sql`DROP TABLE IF EXISTS ${raw(table)}`);
   await db.run(tempTable(db.dialect, 'stage_consolidated', sql`(
     seq integer NOT NULL, video_id ${key}, author_id ${key}, author_unique_id ${key}, author_name text,
@@ -28,27 +31,41 @@ export async function createStaging(db: TenantDb): Promise<void> {
     seq integer NOT NULL, video_id ${key}, bookmark_timestamp text, row_json ${json})`));
 }
 
-export async function stageConsolidated(db: TenantDb, rows: readonly ConsolidatedStageRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.run(sql`
-    INSERT INTO stage_consolidated (seq, video_id, author_id, author_unique_id, author_name, caption, platform,
-                                    csv_row_hash, video_path, cover_path, row_json)
-    VALUES ${bulk(rows.map((r) => [r.seq, r.videoId, r.authorId, r.authorUniqueId, r.authorName, r.caption, r.platform, r.csvRowHash, r.videoPath, r.coverPath, r.rowJson]))}`);
-}
+/** The staged tables and their columns, in the order rows are handed to `stageRows`. */
+export const STAGED_COLUMNS = {
+  stage_consolidated: ['seq', 'video_id', 'author_id', 'author_unique_id', 'author_name', 'caption', 'platform',
+    'csv_row_hash', 'video_path', 'cover_path', 'row_json'],
+  stage_authors: ['seq', 'author_id', 'author_unique_id', 'author_name', 'followers', 'hearts', 'videos_count',
+    'signature', 'is_private', 'row_json'],
+  stage_bookmarks: ['seq', 'video_id', 'bookmark_timestamp', 'row_json'],
+} as const;
+export type StagedTable = keyof typeof STAGED_COLUMNS;
 
-export async function stageAuthors(db: TenantDb, rows: readonly AuthorStageRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.run(sql`
-    INSERT INTO stage_authors (seq, author_id, author_unique_id, author_name, followers, hearts, videos_count,
-                               signature, is_private, row_json)
-    VALUES ${bulk(rows.map((r) => [r.seq, r.authorId, r.authorUniqueId, r.authorName, r.followers, r.hearts, r.videosCount, r.signature, r.isPrivate, r.rowJson]))}`);
-}
+export const consolidatedTuple = (r: ConsolidatedStageRow): unknown[] =>
+  [r.seq, r.videoId, r.authorId, r.authorUniqueId, r.authorName, r.caption, r.platform, r.csvRowHash, r.videoPath, r.coverPath, r.rowJson];
+export const authorTuple = (r: AuthorStageRow): unknown[] =>
+  [r.seq, r.authorId, r.authorUniqueId, r.authorName, r.followers, r.hearts, r.videosCount, r.signature, r.isPrivate, r.rowJson];
+export const bookmarkTuple = (r: BookmarkStageRow): unknown[] => [r.seq, r.videoId, r.bookmarkTimestamp, r.rowJson];
 
-export async function stageBookmarks(db: TenantDb, rows: readonly BookmarkStageRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.run(sql`
-    INSERT INTO stage_bookmarks (seq, video_id, bookmark_timestamp, row_json)
-    VALUES ${bulk(rows.map((r) => [r.seq, r.videoId, r.bookmarkTimestamp, r.rowJson]))}`);
+/**
+ * Streams batches of rows into a staging table. PostgreSQL takes them through COPY, whose backpressure reaches
+ * back to the CSV reader; SQLite through one prepared multi-row INSERT per full batch.
+ */
+export async function stageRows(db: TenantDb, table: StagedTable, batches: AsyncIterable<unknown[][]>): Promise<void> {
+  const columns = raw(STAGED_COLUMNS[table].join(', '));
+  if (db.copyFrom) {
+    const lines = Readable.from(
+      (async function* () {
+        for await (const batch of batches) if (batch.length) yield batch.map(copyTextLine).join('');
+      })(),
+      { objectMode: false },
+    );
+    await db.copyFrom(sql`COPY ${raw(table)} (${columns}) FROM STDIN`, lines);
+    return;
+  }
+  for await (const batch of batches) {
+    if (batch.length) await db.run(sql`INSERT INTO ${raw(table)} (${columns}) VALUES ${bulk(batch)}`);
+  }
 }
 
 /** The fields whose change makes a row "updated"; the original compared exactly these. */
@@ -72,7 +89,8 @@ function unchangedAgainst(dialect: Dialect, prefix: string): Sql {
  */
 export async function mergeStaged(db: TenantDb, importedAt: string): Promise<ImportCounts> {
   const { dialect, sourceId } = db;
-  await db.run(sql`CREATE INDEX stage_consolidated_video ON stage_consolidated (video_id, seq)`);
+  // PostgreSQL hashes and sorts these joins; SQLite's nested loops want the indexes.
+  if (dialect === 'sqlite') await db.run(sql`CREATE INDEX stage_consolidated_video ON stage_consolidated (video_id, seq)`);
   await db.run(sql`CREATE INDEX stage_authors_author ON stage_authors (author_id, seq)`);
   await db.run(sql`CREATE INDEX stage_bookmarks_video ON stage_bookmarks (video_id, seq)`);
 
@@ -96,25 +114,28 @@ export async function mergeStaged(db: TenantDb, importedAt: string): Promise<Imp
            coalesce(c.cover_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/covers/' || c.video_id || '.jpg'
                                        WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/covers/' || c.video_id || '.jpg'
                                        ELSE 'Following/covers/' || c.video_id || '.jpg' END) AS cover_path,
-           c.csv_row_hash, c.row_json
+           c.csv_row_hash
       FROM stage_consolidated c
       LEFT JOIN a ON a.author_id = c.author_id
       LEFT JOIN b ON b.video_id = c.video_id
      WHERE c.video_id IS NOT NULL`));
 
   const previous = COMPARED.map((column) => `lag(${column}) OVER w AS prev_${column}`).join(', ');
+  // outcome: the row-by-row verdict; is_last: the row of its id that is kept; write_row: is_last, and some row
+  // of the id changed something (an id whose rows were all skipped is not written at all).
   await db.run(tempTableAs(dialect, 'stage_classified', sql`
-    SELECT i.*,
-           CASE WHEN i.prev_seq IS NULL AND v.id IS NULL THEN 'inserted'
-                WHEN i.prev_seq IS NOT NULL AND ${unchangedAgainst(dialect, 'i.prev_')} THEN 'skipped'
-                WHEN i.prev_seq IS NULL AND ${unchangedAgainst(dialect, 'v.')} THEN 'skipped'
-                ELSE 'updated' END AS outcome,
-           CASE WHEN i.next_seq IS NULL THEN 1 ELSE 0 END AS is_last
-      FROM (SELECT s.*, lag(seq) OVER w AS prev_seq, lead(seq) OVER w AS next_seq, ${raw(previous)}
-              FROM stage_incoming s
-            WINDOW w AS (PARTITION BY id ORDER BY seq)) i
-      LEFT JOIN videos v ON v.source_id = ${sourceId} AND v.id = i.id`));
-  await db.run(sql`CREATE INDEX stage_classified_id ON stage_classified (id, outcome)`);
+    SELECT j.*, CASE WHEN j.is_last = 1 AND max(CASE WHEN j.outcome <> 'skipped' THEN 1 ELSE 0 END) OVER (PARTITION BY j.id) = 1
+                     THEN 1 ELSE 0 END AS write_row
+      FROM (SELECT i.*,
+                   CASE WHEN i.prev_seq IS NULL AND v.id IS NULL THEN 'inserted'
+                        WHEN i.prev_seq IS NOT NULL AND ${unchangedAgainst(dialect, 'i.prev_')} THEN 'skipped'
+                        WHEN i.prev_seq IS NULL AND ${unchangedAgainst(dialect, 'v.')} THEN 'skipped'
+                        ELSE 'updated' END AS outcome,
+                   CASE WHEN i.next_seq IS NULL THEN 1 ELSE 0 END AS is_last
+              FROM (SELECT s.*, lag(seq) OVER w AS prev_seq, lead(seq) OVER w AS next_seq, ${raw(previous)}
+                      FROM stage_incoming s
+                    WINDOW w AS (PARTITION BY id ORDER BY seq)) i
+              LEFT JOIN videos v ON v.source_id = ${sourceId} AND v.id = i.id) j`));
 
   const counts: ImportCounts = { inserted: 0, updated: 0, skipped: 0 };
   for (const row of await db.all<{ outcome: keyof ImportCounts; n: number }>(
@@ -130,13 +151,14 @@ export async function mergeStaged(db: TenantDb, importedAt: string): Promise<Imp
     INSERT INTO videos (source_id, id, ${columns}, updated_at)
     SELECT ${sourceId}, c.id, ${selected}, ${importedAt}
       FROM stage_classified c
-     WHERE c.is_last = 1
-       AND EXISTS (SELECT 1 FROM stage_classified d WHERE d.id = c.id AND d.outcome <> 'skipped')
+     WHERE c.write_row = 1
     ON CONFLICT (source_id, id) DO UPDATE SET ${assignments}`);
 
   await db.run(sql`
     INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
-    SELECT ${sourceId}, c.id, c.row_json, c.csv_row_hash, ${importedAt} FROM stage_classified c WHERE c.is_last = 1
+    SELECT ${sourceId}, c.id, ${asJson(dialect, raw('s.row_json'))}, c.csv_row_hash, ${importedAt}
+      FROM stage_classified c JOIN stage_consolidated s ON s.seq = c.seq
+     WHERE c.is_last = 1
     ON CONFLICT (source_id, video_id) DO UPDATE
       SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at
       WHERE NOT ${sameValue(dialect, raw('csv_consolidated_raw.row_json'), raw('excluded.row_json'))}`);
@@ -156,7 +178,7 @@ async function upsertLatestRaw(
   const [target, column, staged] = [raw(table), raw(key), raw(stage)];
   await db.run(sql`
     INSERT INTO ${target} (source_id, ${column}, row_json, imported_at)
-    SELECT ${db.sourceId}, s.${column}, s.row_json, ${importedAt}
+    SELECT ${db.sourceId}, s.${column}, ${asJson(db.dialect, raw('s.row_json'))}, ${importedAt}
       FROM (SELECT ${column}, row_json, row_number() OVER (PARTITION BY ${column} ORDER BY seq DESC) AS rn
               FROM ${staged} WHERE ${column} IS NOT NULL) s
      WHERE s.rn = 1

@@ -1,4 +1,7 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import sql, { type Sql } from 'sql-template-tag';
 import type { SourceRecord, StatementObserver, TenantDb, TenantSession } from '../interfaces.js';
 import { GatewayError } from '../errors.js';
@@ -7,6 +10,11 @@ import { searchPathFor } from './identifiers.js';
 
 export interface PgSessionOptions {
   pool: pg.Pool;
+  /**
+   * The pool's clients run in pipeline mode: the binding's BEGIN and set_config are written together with the
+   * first statement instead of costing a round trip each. COPY cannot run on such a client.
+   */
+  pipelined: boolean;
   source: SourceRecord;
   sourceId: string;
   schemaName: string;
@@ -15,6 +23,12 @@ export interface PgSessionOptions {
   observer?: StatementObserver;
   /** Called when the schema turned out to be gone, so the registry cache forgets the mapping. */
   onSchemaGone?: () => void;
+}
+
+interface Bound {
+  client: pg.PoolClient;
+  /** Settles when BEGIN and set_config have run; in pipeline mode they are still in flight when bound. */
+  ready: Promise<unknown>;
 }
 
 /**
@@ -26,7 +40,7 @@ export interface PgSessionOptions {
 export class PostgresTenantSession implements TenantSession {
   readonly db: TenantDb;
   readonly source: SourceRecord;
-  private client: Promise<pg.PoolClient> | null = null;
+  private bound: Promise<Bound> | null = null;
   private finished = false;
 
   constructor(private readonly options: PgSessionOptions) {
@@ -45,15 +59,39 @@ export class PostgresTenantSession implements TenantSession {
       async run(query: Sql): Promise<number> {
         return (await session.query(query)).rowCount ?? 0;
       },
+      copyFrom: options.pipelined ? undefined : (statement, lines) => session.copy(statement, lines),
     };
   }
 
+  private observe(text: string): void {
+    this.options.observer?.({ dialect: 'postgres', sourceId: this.options.sourceId, text });
+  }
+
   private async query(query: Sql): Promise<pg.QueryResult> {
+    return this.guard(async () => {
+      const { client, ready } = await this.bind();
+      this.observe(query.text);
+      // Both are awaited together so a failed setup and the statement queued behind it settle as one error.
+      const [, result] = await Promise.all([ready, client.query(query.text, query.values as unknown[])]);
+      return result;
+    });
+  }
+
+  private async copy(statement: Sql, lines: Readable): Promise<number> {
+    return this.guard(async () => {
+      const { client, ready } = await this.bind();
+      await ready;
+      this.observe(statement.text);
+      const sink = client.query(copyFromStdin(statement.text));
+      await pipeline(lines, sink);
+      return Number(sink.rowCount ?? 0);
+    });
+  }
+
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
     if (this.finished) throw new Error(`Tenant binding for ${this.options.sourceId} is already closed`);
     try {
-      const client = await this.connect();
-      this.options.observer?.({ dialect: 'postgres', sourceId: this.options.sourceId, text: query.text });
-      return await client.query(query.text, query.values as unknown[]);
+      return await work();
     } catch (error) {
       if (isSchemaGone(error)) {
         this.options.onSchemaGone?.();
@@ -65,32 +103,41 @@ export class PostgresTenantSession implements TenantSession {
     }
   }
 
-  private connect(): Promise<pg.PoolClient> {
-    this.client ??= (async () => {
+  private bind(): Promise<Bound> {
+    this.bound ??= (async () => {
       const client = await this.options.pool.connect();
+      const setup = sql`SELECT set_config('search_path', ${searchPathFor(this.options.schemaName)}, true),
+                               set_config('statement_timeout', ${String(this.options.statementTimeoutMs)}, true)`;
+      this.observe('BEGIN');
+      this.observe(setup.text);
+      const begin = this.options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
+      if (this.options.pipelined) {
+        const ready = Promise.all([client.query(begin), client.query(setup.text, setup.values as unknown[])]);
+        // A setup failure surfaces with the first statement; finish() then destroys the client.
+        ready.catch(() => undefined);
+        return { client, ready };
+      }
       try {
-        await client.query(this.options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-        const setup = sql`SELECT set_config('search_path', ${searchPathFor(this.options.schemaName)}, true),
-                                 set_config('statement_timeout', ${String(this.options.statementTimeoutMs)}, true)`;
-        this.options.observer?.({ dialect: 'postgres', sourceId: this.options.sourceId, text: 'BEGIN' });
-        this.options.observer?.({ dialect: 'postgres', sourceId: this.options.sourceId, text: setup.text });
+        await client.query(begin);
         await client.query(setup.text, setup.values as unknown[]);
-        return client;
       } catch (error) {
         client.release(error as Error);
         throw error;
       }
+      return { client, ready: Promise.resolve() };
     })();
-    return this.client;
+    return this.bound;
   }
 
   async finish(ok: boolean): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    if (!this.client) return;
-    const client = await this.client.catch(() => null);
-    if (!client) return;
+    if (!this.bound) return;
+    const bound = await this.bound.catch(() => null);
+    if (!bound) return;
+    const { client, ready } = bound;
     try {
+      await ready;
       await client.query(ok ? 'COMMIT' : 'ROLLBACK');
       client.release();
     } catch (error) {

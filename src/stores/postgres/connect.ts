@@ -182,10 +182,11 @@ async function ensureDatabase(maintenanceDsn: string, database: string): Promise
   }
 }
 
-export function createPool(connectionString: string, max: number): pg.Pool {
+export function createPool(connectionString: string, max: number, options: { pipeline?: boolean } = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    pipeline: options.pipeline ?? false,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     application_name: 'sx-gateway',

@@ -27,18 +27,22 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store {
   readonly mode = 'POSTGRES_PRIMARY' as const;
   readonly dialect = 'postgres' as const;
+  /** Read bindings: pipelined clients, so a binding's setup travels with its first statement. */
   readonly pool: pg.Pool;
+  /** Writes, imports (COPY cannot run pipelined) and the registry. */
+  readonly writePool: pg.Pool;
   private readonly adminPool: pg.Pool;
   readonly registry: PostgresRegistry;
   private readonly statementTimeoutMs: number;
 
   constructor(private readonly options: PostgresStoreOptions) {
     const { config } = options;
-    this.pool = createPool(options.dsn, config.postgres.poolMax);
+    this.pool = createPool(options.dsn, config.postgres.poolMax, { pipeline: true });
+    this.writePool = createPool(options.dsn, Math.max(2, Math.ceil(config.postgres.poolMax / 4)));
     this.adminPool =
-      options.adminDsn && options.adminDsn !== options.dsn ? createPool(options.adminDsn, 2) : this.pool;
+      options.adminDsn && options.adminDsn !== options.dsn ? createPool(options.adminDsn, 2) : this.writePool;
     this.registry = new PostgresRegistry({
-      pool: this.pool,
+      pool: this.writePool,
       adminPool: this.adminPool,
       schemaPrefix: config.postgres.schemaPrefix,
       registryTable: config.postgres.registryTable,
@@ -99,7 +103,8 @@ export class PostgresStore implements Store {
   async openTenant(sourceId: string, readOnly = true): Promise<TenantSession> {
     const source = await this.resolveSource(sourceId);
     return new PostgresTenantSession({
-      pool: this.pool,
+      pool: readOnly ? this.pool : this.writePool,
+      pipelined: readOnly,
       source,
       sourceId: source.id,
       schemaName: source.schemaName!,
@@ -139,7 +144,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
-    if (this.adminPool !== this.pool) await this.adminPool.end();
+    await Promise.all([this.pool.end(), this.writePool.end()]);
+    if (this.adminPool !== this.writePool) await this.adminPool.end();
   }
 }

@@ -21,7 +21,7 @@ import { StatementCache, sqliteSession, sqliteTenantDb } from '../../tenancy/sql
 
 const layout = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'layout.sql'), 'utf8');
 
-function open(file: string): Database.Database {
+export function openSqliteConnection(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const connection = new Database(file);
   // WAL lets the import connection merge while the serving connection keeps reading.
@@ -54,7 +54,7 @@ export class SqliteStore implements Store {
   constructor(private readonly options: SqliteStoreOptions) {
     this.mode = options.mode ?? 'SQLITE';
     this.created = options.file === ':memory:' || !existsSync(options.file);
-    this.connection = open(options.file);
+    this.connection = openSqliteConnection(options.file);
     this.connection.exec(layout);
     this.statements = new StatementCache(this.connection);
   }
@@ -177,7 +177,7 @@ export class SqliteStore implements Store {
     }
     // Staging streams into TEMP tables of a connection of its own: nothing it does is visible to, or locks,
     // the serving connection until the merge, which runs without yielding in one IMMEDIATE transaction.
-    const importConnection = open(this.options.file);
+    const importConnection = openSqliteConnection(this.options.file);
     try {
       const db = sqliteTenantDb(new StatementCache(importConnection), source.id, this.options.observer);
       return await fn(db, (merge) => runAtomically(importConnection, merge));
