@@ -35,6 +35,7 @@ const envSchema = z
     SX_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
+    SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
     SX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
 
@@ -54,6 +55,8 @@ export interface GatewayConfig {
   adminToken: string | null;
   registryCacheTtlMs: number;
   demoImport: boolean;
+  /** Execute operations through graphql-jit (compiled once per document) instead of graphql-js. */
+  graphqlJit: boolean;
   logLevel: string;
 }
 
@@ -92,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     adminToken: e.SX_ADMIN_TOKEN ?? null,
     registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,
     demoImport: e.SX_DEMO_IMPORT === '1',
+    graphqlJit: e.SX_GRAPHQL_JIT === '1',
     logLevel: e.SX_LOG_LEVEL,
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
@@ -89,7 +90,12 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
         }
       : false,
     context: ({ request, req }) => createContext(store, config, request, req),
-    plugins: [healthEndpoint(store), releaseBindings(), sourceHeaders(store)],
+    plugins: [
+      healthEndpoint(store),
+      releaseBindings(),
+      sourceHeaders(store),
+      ...(config.graphqlJit ? [useGraphQlJit()] : []),
+    ],
   });
 }
 

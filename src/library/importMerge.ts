@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
-import sql, { bulk, raw, type Sql } from 'sql-template-tag';
+import sql, { bulk, join, raw, type Sql } from 'sql-template-tag';
 import type { Dialect, TenantDb } from '../interfaces.js';
 import type { AuthorStageRow, BookmarkStageRow, ConsolidatedStageRow } from '../import/csvFields.js';
 import { copyTextLine } from '../stores/postgres/copyText.js';
+import { ident } from '../tenancy/identifiers.js';
 import { asJson, sameValue, tempTable, tempTableAs } from './dialect.js';
 
 export interface ImportCounts {
@@ -17,6 +18,9 @@ const keyText = (dialect: Dialect): Sql => raw(dialect === 'postgres' ? 'text CO
 const STAGING = ['stage_consolidated', 'stage_authors', 'stage_bookmarks', 'stage_incoming', 'stage_classified'];
 
 export async function createStaging(db: TenantDb): Promise<void> {
+  // Two imports into one source would classify rows against a table the other is changing; the second waits.
+  // (SQLite's merge already runs under BEGIN IMMEDIATE, which serialises writers.)
+  if (db.dialect === 'postgres') await db.run(sql`SELECT pg_advisory_xact_lock(hashtext(${`sx-import:${db.sourceId}`}))`);
   const key = keyText(db.dialect);
   // JSON stays text while staged: only the rows that reach the raw tables pay for parsing it.
   const json = raw('text');
@@ -147,24 +151,53 @@ export async function mergeStaged(db: TenantDb, importedAt: string): Promise<Imp
   const columns = raw(VIDEO_COLUMNS.join(', '));
   const selected = raw(VIDEO_COLUMNS.map((c) => `c.${c}`).join(', '));
   const assignments = raw([...VIDEO_COLUMNS, 'updated_at'].map((c) => `${c} = excluded.${c}`).join(', '));
-  await db.run(sql`
-    INSERT INTO videos (source_id, id, ${columns}, updated_at)
-    SELECT ${sourceId}, c.id, ${selected}, ${importedAt}
-      FROM stage_classified c
-     WHERE c.write_row = 1
-    ON CONFLICT (source_id, id) DO UPDATE SET ${assignments}`);
-
-  await db.run(sql`
-    INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
-    SELECT ${sourceId}, c.id, ${asJson(dialect, raw('s.row_json'))}, c.csv_row_hash, ${importedAt}
-      FROM stage_classified c JOIN stage_consolidated s ON s.seq = c.seq
-     WHERE c.is_last = 1
-    ON CONFLICT (source_id, video_id) DO UPDATE
-      SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at
-      WHERE NOT ${sameValue(dialect, raw('csv_consolidated_raw.row_json'), raw('excluded.row_json'))}`);
+  await withIndexesRebuiltIfBulk(db, ['videos', 'csv_consolidated_raw'], counts.inserted, async () => {
+    await db.run(sql`
+      INSERT INTO videos (source_id, id, ${columns}, updated_at)
+      SELECT ${sourceId}, c.id, ${selected}, ${importedAt}
+        FROM stage_classified c
+       WHERE c.write_row = 1
+      ON CONFLICT (source_id, id) DO UPDATE SET ${assignments}`);
+    await db.run(sql`
+      INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
+      SELECT ${sourceId}, c.id, ${asJson(dialect, raw('s.row_json'))}, c.csv_row_hash, ${importedAt}
+        FROM stage_classified c JOIN stage_consolidated s ON s.seq = c.seq
+       WHERE c.is_last = 1
+      ON CONFLICT (source_id, video_id) DO UPDATE
+        SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at
+        WHERE NOT ${sameValue(dialect, raw('csv_consolidated_raw.row_json'), raw('excluded.row_json'))}`);
+  });
   await upsertLatestRaw(db, 'csv_authors_raw', 'author_id', 'stage_authors', importedAt);
   await upsertLatestRaw(db, 'csv_bookmarks_raw', 'video_id', 'stage_bookmarks', importedAt);
   return counts;
+}
+
+// Below this many new rows, maintaining the indexes row by row is cheaper than rebuilding them.
+const BULK_LOAD_ROWS = 20_000;
+
+/**
+ * A large load into empty tables (a source's first import) is faster when the secondary indexes are built
+ * once afterwards than maintained row by row, as pg_restore does it. The primary keys stay: ON CONFLICT needs
+ * them. Dropping an index locks its table until the import commits, so this only happens while the source has
+ * no rows to serve; PostgreSQL only.
+ */
+async function withIndexesRebuiltIfBulk(db: TenantDb, tables: string[], newRows: number, load: () => Promise<void>): Promise<void> {
+  const empty = async (table: string) => !(await db.one(sql`SELECT 1 AS found FROM ${ident(table)} LIMIT 1`));
+  if (db.dialect !== 'postgres' || newRows < BULK_LOAD_ROWS || !(await Promise.all(tables.map(empty))).every(Boolean)) {
+    await load();
+    return;
+  }
+  const indexes = await db.all<{ name: string; definition: string }>(sql`
+    SELECT i.indexname AS name, i.indexdef AS definition
+      FROM pg_indexes i
+     WHERE i.schemaname = current_schema() AND i.tablename IN (${join(tables)})
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)`);
+  for (const index of indexes) await db.run(sql`DROP INDEX ${ident(index.name)}`);
+  await load();
+  // Index builds sort in memory up to this bound; the default 64 MB spills a million-row GIN build to disk.
+  await db.run(sql`SELECT set_config('maintenance_work_mem', '256MB', true)`);
+  // The definitions come from the catalog of this very schema, not from input.
+  for (const index of indexes) await db.run(raw(index.definition));
 }
 
 /** Keeps the last staged row per key; an unchanged row keeps its imported_at, so a re-import writes nothing. */

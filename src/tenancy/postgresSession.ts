@@ -1,12 +1,14 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
+import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
-import sql, { type Sql } from 'sql-template-tag';
+import type { Sql } from 'sql-template-tag';
 import type { SourceRecord, StatementObserver, TenantDb, TenantSession } from '../interfaces.js';
 import { GatewayError } from '../errors.js';
 import { asUnavailable, isSchemaGone } from '../stores/postgres/failures.js';
 import { searchPathFor } from './identifiers.js';
+
+const { escapeLiteral } = pg;
 
 export interface PgSessionOptions {
   pool: pg.Pool;
@@ -106,20 +108,21 @@ export class PostgresTenantSession implements TenantSession {
   private bind(): Promise<Bound> {
     this.bound ??= (async () => {
       const client = await this.options.pool.connect();
-      const setup = sql`SELECT set_config('search_path', ${searchPathFor(this.options.schemaName)}, true),
-                               set_config('statement_timeout', ${String(this.options.statementTimeoutMs)}, true)`;
-      this.observe('BEGIN');
-      this.observe(setup.text);
-      const begin = this.options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN';
+      // One simple-protocol message carries BEGIN and the set_config that binds the schema: one write and one
+      // reply instead of two. The values are the registry's schema name and a number, quoted as literals.
+      const setup =
+        `${this.options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; ` +
+        `SELECT set_config('search_path', ${escapeLiteral(searchPathFor(this.options.schemaName))}, true), ` +
+        `set_config('statement_timeout', ${escapeLiteral(String(this.options.statementTimeoutMs))}, true)`;
+      this.observe(setup);
       if (this.options.pipelined) {
-        const ready = Promise.all([client.query(begin), client.query(setup.text, setup.values as unknown[])]);
+        const ready = client.query(setup);
         // A setup failure surfaces with the first statement; finish() then destroys the client.
         ready.catch(() => undefined);
         return { client, ready };
       }
       try {
-        await client.query(begin);
-        await client.query(setup.text, setup.values as unknown[]);
+        await client.query(setup);
       } catch (error) {
         client.release(error as Error);
         throw error;
