@@ -107,8 +107,13 @@ CREATE TABLE IF NOT EXISTS job_queue (
 );
 
 CREATE INDEX IF NOT EXISTS videos_updated_at_idx ON videos (source_id, updated_at DESC, id);
-CREATE INDEX IF NOT EXISTS videos_author_unique_id_idx ON videos (source_id, author_unique_id, id);
-CREATE INDEX IF NOT EXISTS videos_bookmarked_idx ON videos (source_id, bookmarked, bookmark_timestamp DESC);
+-- Same orders as PostgreSQL's migration 003: the author filter pages by recency, the bookmarked order by four columns.
+CREATE INDEX IF NOT EXISTS videos_author_recent_idx ON videos (source_id, author_unique_id, updated_at DESC, id);
+DROP INDEX IF EXISTS videos_author_unique_id_idx;
+-- SQLite sorts NULL lowest, so DESC already puts it last (and refuses NULLS LAST in an index).
+CREATE INDEX IF NOT EXISTS videos_bookmarked_order_idx
+  ON videos (source_id, bookmarked DESC, bookmark_timestamp DESC, updated_at DESC, id);
+DROP INDEX IF EXISTS videos_bookmarked_idx;
 CREATE INDEX IF NOT EXISTS user_meta_status_idx ON user_meta (source_id, status);
 CREATE INDEX IF NOT EXISTS user_meta_statuses_idx ON user_meta (source_id, statuses);
 CREATE INDEX IF NOT EXISTS csv_consolidated_raw_hash_idx ON csv_consolidated_raw (csv_row_hash);
