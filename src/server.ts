@@ -89,7 +89,7 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
           error: (...args) => logger.error({ err: args[0] }, 'request failed'),
         }
       : false,
-    context: ({ request, req }) => createContext(store, config, request, req),
+    context: ({ request, req }) => createContext(store, config, request, req, logger),
     plugins: [
       healthEndpoint(store),
       releaseBindings(),

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importCsv, type ImportProgress } from '../src/import/importCsv.js';
+import type { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { AUTHORS_HEADER, BOOKMARKS_HEADER, CONSOLIDATED_HEADER, csv } from './support/csv.js';
 import { STORE_KINDS, startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';
 
@@ -148,5 +151,71 @@ describe.each(STORE_KINDS)('CSV import (%s)', (kind) => {
     const bytes = Buffer.concat([Buffer.from(`${CONSOLIDATED_HEADER.join(',')}\n50,a1,ann,Ann,`), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from(',e1\n')]);
     const result = await uploadCsv(gateway, 'encoding', { consolidated: new Uint8Array(bytes) });
     expect(result.body.errors?.[0].extensions?.code).toBe('CSV_ENCODING');
+  });
+
+  it('carries tabs, backslashes, \N and line breaks in values through staging unchanged', async () => {
+    const awkward = ['tab\there', 'back\\slash \\N and \\t', '\\N', 'line one\nline two\r\nline three', 'ends with backslash\\'];
+    const file = csv(CONSOLIDATED_HEADER, awkward.map((caption, i) => [`w${i}`, 'a1', 'ann', 'Ann\tTab', caption, `hw${i}`]));
+    const result = await uploadCsv(gateway, 'awkward', { consolidated: file });
+    expect(result.body.errors).toBeUndefined();
+    const list = await items('awkward');
+    expect(list.nodes.map((n) => n.caption).sort()).toEqual([...awkward].sort());
+    expect(new Set(list.nodes.map((n) => n.authorName))).toEqual(new Set(['Ann\tTab']));
+    const again = await uploadCsv(gateway, 'awkward', { consolidated: file });
+    expect(again.body.data.importCsv).toMatchObject({ inserted: 0, updated: 0, skipped: awkward.length });
+  });
+
+  it('reports progress in rows and bytes, ending at the whole file', async () => {
+    const rows = Array.from({ length: 1_234 }, (_, i) => [`p${i}`, 'a1', 'ann', 'Ann', `caption ${i}`, `hp${i}`]);
+    const file = csv(CONSOLIDATED_HEADER, rows);
+    const seen: ImportProgress[] = [];
+    const summary = await importCsv(gateway.store, 'progress', { consolidated: () => Readable.from([Buffer.from(file)]) }, (p) => seen.push(p));
+    expect(summary.inserted).toBe(1_234);
+    const staged = seen.filter((p) => p.file === 'consolidated');
+    expect(staged.length).toBeGreaterThan(2);
+    expect(staged.map((p) => p.rows)).toEqual([...staged.map((p) => p.rows)].sort((a, b) => a - b));
+    expect(staged.at(-1)).toMatchObject({ rows: 1_234, bytes: Buffer.byteLength(file) });
+    expect(seen.at(-1)?.file).toBe('merge');
+  });
+});
+
+
+describe('a large first import (postgres)', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway('postgres');
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  const indexes = async (schema: string) => {
+    const { rows } = await (gateway.store as PostgresStore).pool.query<{ name: string; def: string }>(
+      `SELECT indexname AS name, replace(indexdef, $1, 'S') AS def FROM pg_indexes WHERE schemaname = $2 ORDER BY 1`,
+      [`${schema}.`, schema],
+    );
+    return rows;
+  };
+
+  it('rebuilds the secondary indexes after loading an empty source, leaving the same indexes as bootstrap', async () => {
+    const bootstrapped = await gateway.gql(`mutation { bootstrapSource(sourceId: "layout") { id } }`);
+    expect(bootstrapped.body.errors).toBeUndefined();
+    const rows = Array.from({ length: 21_000 }, (_, i) => [`b${i}`, `a${i % 50}`, `author${i % 50}`, 'Name', `caption ${i} porto`, `hb${i}`]);
+    const statements: string[] = [];
+    gateway.statements.length = 0;
+    const result = await uploadCsv(gateway, 'bulk', { consolidated: csv(CONSOLIDATED_HEADER, rows) });
+    statements.push(...gateway.statements.filter((e) => e.sourceId === 'bulk').map((e) => e.text));
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data.importCsv).toMatchObject({ inserted: 21_000, updated: 0, skipped: 0 });
+    expect(statements.some((t) => t.startsWith('DROP INDEX'))).toBe(true);
+    expect(await indexes('sx_bulk')).toEqual(await indexes('sx_layout'));
+    const search = await gateway.gql(`{ source(sourceId: "bulk") { search(query: "porto", first: 1) { mode totalCount } } }`);
+    expect(search.body.data.source.search).toEqual({ mode: 'FULL_TEXT', totalCount: 21_000 });
+
+    // The second import finds rows in place and maintains the indexes as it goes.
+    gateway.statements.length = 0;
+    const again = await uploadCsv(gateway, 'bulk', { consolidated: csv(CONSOLIDATED_HEADER, rows) });
+    expect(again.body.data.importCsv).toMatchObject({ inserted: 0, skipped: 21_000 });
+    expect(gateway.statements.some((e) => e.text.startsWith('DROP INDEX'))).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { Store } from '../interfaces.js';
 import { OperationTenants } from './tenantScope.js';
@@ -10,6 +11,8 @@ export interface GatewayContext {
   requestId: string;
   isAdmin: boolean;
   tenants: OperationTenants;
+  /** The server's logger, when it has one (tests run without). */
+  logger?: Logger;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
@@ -41,10 +44,12 @@ export function createContext(
   config: GatewayConfig,
   request: Request,
   nodeRequest: IncomingMessage | undefined,
+  logger?: Logger,
 ): GatewayContext {
   const context: GatewayContext = {
     store,
     config,
+    logger,
     requestId: request.headers.get('x-request-id') ?? randomUUID(),
     isAdmin: isAdminRequest(config, request, nodeRequest?.socket.remoteAddress),
     tenants: new OperationTenants(store, request.headers.get('x-sx-profile-index')),

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { importCsv, type ImportSummary } from '../import/importCsv.js';
+import { importCsv, type ImportProgress, type ImportSummary } from '../import/importCsv.js';
+import type { GatewayContext } from '../resolvers/context.js';
 import { builder } from './builder.js';
 
 const ImportRowsRef = builder.objectRef<ImportSummary['rows']>('ImportRows').implement({
@@ -23,6 +24,21 @@ const ImportResultRef = builder.objectRef<ImportSummary>('ImportResult').impleme
   }),
 });
 
+/** An upload's progress in the server log, at most once a second per file, with the request that sent it. */
+function progressLog(context: GatewayContext, sourceId: string): ((progress: ImportProgress) => void) | undefined {
+  const logger = context.logger;
+  if (!logger) return undefined;
+  let last = 0;
+  let lastFile = '';
+  return (progress) => {
+    const now = performance.now();
+    if (progress.file === lastFile && now - last < 1000) return;
+    last = now;
+    lastFile = progress.file;
+    logger.info({ requestId: context.requestId, sourceId, ...progress }, 'import progress');
+  };
+}
+
 // The upload's stream comes from the fetch implementation Yoga runs on, not always Node's own web streams;
 // both are async iterables of bytes.
 const fileStream = (file: File) => () => Readable.from(file.stream() as unknown as AsyncIterable<Uint8Array>);
@@ -39,11 +55,18 @@ builder.mutationField('importCsv', (t) =>
       authors: t.arg({ type: 'File' }),
       bookmarks: t.arg({ type: 'File' }),
     },
-    resolve: (_root, args, context) =>
-      importCsv(context.store, context.tenants.checkSourceId(String(args.sourceId)), {
-        consolidated: fileStream(args.consolidated),
-        authors: args.authors ? fileStream(args.authors) : null,
-        bookmarks: args.bookmarks ? fileStream(args.bookmarks) : null,
-      }),
+    resolve: (_root, args, context) => {
+      const sourceId = context.tenants.checkSourceId(String(args.sourceId));
+      return importCsv(
+        context.store,
+        sourceId,
+        {
+          consolidated: fileStream(args.consolidated),
+          authors: args.authors ? fileStream(args.authors) : null,
+          bookmarks: args.bookmarks ? fileStream(args.bookmarks) : null,
+        },
+        progressLog(context, sourceId),
+      );
+    },
   }),
 );

@@ -1,0 +1,123 @@
+import pg from 'pg';
+import type { TenantDb } from '../src/interfaces.js';
+import { metaByVideoIds } from '../src/library/itemMeta.js';
+import { listItems } from '../src/library/listItems.js';
+import { searchItems } from '../src/library/searchItems.js';
+import { loadGraphql, loadLoop, type LoadResult } from './load.js';
+import { compareWorkloads } from './postgraphile/check.js';
+import { preparePostGraphileSchema } from './postgraphile/setup.js';
+import { makeWorkloads, type WorkloadName } from './postgraphile/queries.js';
+import { freePort, startNodeProcess, type Running } from './processes.js';
+import { rawPgTenantDb } from './tenantDb.js';
+
+export interface QueryFigures {
+  workload: WorkloadName;
+  gateway: LoadResult;
+  postgraphile: LoadResult;
+  rawPg: LoadResult;
+}
+
+export interface LoadShape {
+  connections: number;
+  seconds: number;
+  warmupSeconds: number;
+}
+
+export async function startGateway(env: NodeJS.ProcessEnv): Promise<Running> {
+  const port = await freePort();
+  const running = await startNodeProcess(
+    'src/cli.ts',
+    ['serve', '--host', '127.0.0.1', '--port', String(port)],
+    { SX_DEMO_IMPORT: '0', SX_LOG_LEVEL: 'warn', ...env },
+    /serving GraphiQL at (http:\/\/\S+\/graphql)/,
+  );
+  return running;
+}
+
+async function startPostGraphile(databaseUrl: string, schema: string): Promise<Running> {
+  await preparePostGraphileSchema(databaseUrl, schema);
+  const port = await freePort();
+  return startNodeProcess(
+    'bench/postgraphile/server.ts',
+    ['--dsn', databaseUrl, '--schema', schema, '--port', String(port)],
+    {},
+    /listening (http:\/\/\S+\/graphql)/,
+  );
+}
+
+/** The page the workload asks for, as the library's statements on a bare client: the limit the gateway is held to. */
+function rawWork(name: WorkloadName, author: string, term: string): (db: TenantDb) => Promise<void> {
+  const page = { limit: 51, offset: 0 };
+  const withMeta = async (db: TenantDb, ids: string[]) => {
+    await metaByVideoIds(db, ids);
+  };
+  switch (name) {
+    case 'page':
+      return async (db) => withMeta(db, (await listItems(db, {}, 'RECENT', page)).slice(0, 50).map((i) => i.id));
+    case 'author':
+      return async (db) => withMeta(db, (await listItems(db, { authorUniqueIds: [author] }, 'RECENT', page)).slice(0, 50).map((i) => i.id));
+    case 'search':
+      return async (db) => withMeta(db, (await searchItems(db, term, page)).items.slice(0, 50).map((i) => i.id));
+  }
+}
+
+/** Gateway vs PostGraphile vs a raw pg loop on the same tenant schema, one workload after the other. */
+export async function benchQueries(
+  databaseUrl: string,
+  sourceId: string,
+  schemaName: string,
+  author: string,
+  term: string,
+  shape: LoadShape,
+  poolMax: number,
+): Promise<QueryFigures[]> {
+  const gateway = await startGateway({
+    SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY',
+    SX_POSTGRES_DSN: databaseUrl,
+    SX_POSTGRES_POOL_MAX: String(poolMax),
+  });
+  const postgraphile = await startPostGraphile(databaseUrl, schemaName).catch(async (error) => {
+    await gateway.stop();
+    throw error;
+  });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: poolMax,
+    options: `-c search_path=${pg.escapeIdentifier(schemaName)},public`,
+  });
+  try {
+    const workloads = makeWorkloads(sourceId);
+    const byName = { page: workloads.page, author: workloads.author(author), search: workloads.search(term) };
+    const fairness = await compareWorkloads(gateway.url, postgraphile.url, { sourceId, author, q: term });
+    if (!fairness.ok) throw new Error(`PostGraphile and the gateway disagree on the rows:\n${JSON.stringify(fairness, null, 2)}`);
+
+    const figures: QueryFigures[] = [];
+    for (const name of ['page', 'author', 'search'] as const) {
+      const work = byName[name];
+      const warm = { connections: shape.connections, seconds: shape.warmupSeconds };
+      await loadGraphql(gateway.url, work.gateway, warm);
+      const g = await loadGraphql(gateway.url, work.gateway, shape);
+      await loadGraphql(postgraphile.url, work.postgraphile, warm);
+      const p = await loadGraphql(postgraphile.url, work.postgraphile, shape);
+      const once = rawWork(name, author, term);
+      const rawOnce = async () => {
+        const client = await pool.connect();
+        try {
+          await once(rawPgTenantDb(client, sourceId, schemaName));
+        } finally {
+          client.release();
+        }
+      };
+      await loadLoop(rawOnce, { workers: shape.connections, seconds: shape.warmupSeconds });
+      const r = await loadLoop(rawOnce, { workers: shape.connections, seconds: shape.seconds });
+      figures.push({ workload: name, gateway: g, postgraphile: p, rawPg: r });
+      process.stderr.write(
+        `[bench] ${name}: gateway ${g.requestsPerSecond.toFixed(0)} req/s p50 ${g.p50Ms} ms; postgraphile ${p.requestsPerSecond.toFixed(0)} req/s p50 ${p.p50Ms} ms; raw pg ${r.requestsPerSecond.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms\n`,
+      );
+    }
+    return figures;
+  } finally {
+    await pool.end();
+    await Promise.all([gateway.stop(), postgraphile.stop()]);
+  }
+}

@@ -1,0 +1,104 @@
+import type { ImportFigures } from './importBench.js';
+import type { LoadResult } from './load.js';
+import type { LoadShape, QueryFigures } from './queryBench.js';
+import type { SourcesFigures } from './sourcesBench.js';
+import type { SqliteFigures } from './sqliteBench.js';
+import type { PlanCheck } from './explainBench.js';
+
+export interface Results {
+  machine: Record<string, unknown>;
+  imports: ImportFigures[];
+  rowByRow?: { rowsPerSecond: number; rows: number; ms: number };
+  plans?: PlanCheck[];
+  queries?: QueryFigures[];
+  sources?: SourcesFigures[];
+  sqlite?: SqliteFigures;
+  shape: LoadShape;
+  author?: string;
+  search: string;
+}
+
+const mb = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MB`);
+const x = (ratio: number) => `${ratio.toFixed(2)}×`;
+const n = (value: number) => Math.round(value).toLocaleString('en-US');
+const load = (r: LoadResult) => `${n(r.requestsPerSecond)} req/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms${r.failures ? `, ${r.failures} failures` : ''}`;
+
+interface Goal {
+  name: string;
+  value: string;
+  met: boolean;
+}
+
+/** The run as Markdown: the figures, then every goal with its measured ratio and met / not met. */
+export function report(results: Results): string {
+  const out: string[] = [];
+  const goals: Goal[] = [];
+  const goal = (name: string, ratio: number, target: string, met: boolean) => goals.push({ name, value: `${x(ratio)} (goal ${target})`, met });
+  const m = results.machine;
+  out.push(`## Run of ${m.date}`, '', `Machine: ${m.cpus}, ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres} (${m.postgresOrigin}).`);
+  out.push(`Load runs: ${results.shape.connections} connections, ${results.shape.seconds} s measured after ${results.shape.warmupSeconds} s of warm-up.`, '');
+
+  if (results.imports.length) {
+    out.push('### Import (PostgreSQL)', '', '| videos | psql \\copy rows/s | first import | rows/s | peak RSS | re-import | rows/s | peak RSS |', '|---|---|---|---|---|---|---|---|');
+    for (const i of results.imports) {
+      const raw = 'missing' in i.rawCopy ? i.rawCopy.missing : n(i.rawCopy.rowsPerSecond);
+      out.push(`| ${n(i.videos)} | ${raw} | ${(i.first.ms / 1000).toFixed(1)} s | ${n(i.first.rowsPerSecond)} | ${mb(i.first.peakRssBytes)} | ${(i.reimport.ms / 1000).toFixed(1)} s | ${n(i.reimport.rowsPerSecond)} | ${mb(i.reimport.peakRssBytes)} |`);
+    }
+    const largest = results.imports[results.imports.length - 1]!;
+    if (results.rowByRow) out.push('', `Row-by-row baseline (the original's way): ${n(results.rowByRow.rowsPerSecond)} rows/s over ${n(results.rowByRow.rows)} rows.`);
+    out.push('');
+    if (!('missing' in largest.rawCopy)) {
+      goal(`first import of ${n(largest.videos)} rows vs raw COPY`, largest.first.rowsPerSecond / largest.rawCopy.rowsPerSecond, '≥ 0.15×', largest.first.rowsPerSecond >= 0.15 * largest.rawCopy.rowsPerSecond);
+      goal('re-import vs raw COPY', largest.reimport.rowsPerSecond / largest.rawCopy.rowsPerSecond, '≥ 0.3×', largest.reimport.rowsPerSecond >= 0.3 * largest.rawCopy.rowsPerSecond);
+    }
+    if (results.rowByRow) {
+      const r = largest.first.rowsPerSecond / results.rowByRow.rowsPerSecond;
+      goal('first import vs row-by-row', r, '≥ 20×', r >= 20);
+    }
+    if (results.imports.length > 1) {
+      const small = results.imports[0]!;
+      const peak = Math.max(largest.first.peakRssBytes, largest.reimport.peakRssBytes);
+      const smallPeak = Math.max(small.first.peakRssBytes, small.reimport.peakRssBytes);
+      goal(`peak RSS at ${n(largest.videos)} vs ${n(small.videos)} rows`, peak / smallPeak, '≤ 1.2×', peak <= 1.2 * smallPeak);
+      goals.push({ name: `peak RSS at ${n(largest.videos)} rows`, value: `${mb(peak)} (goal ≤ 300 MB)`, met: peak <= 300 * 2 ** 20 });
+    }
+  }
+
+  if (results.plans) {
+    out.push('### Plans on the largest source (EXPLAIN ANALYZE)', '', '| query | scans | ms |', '|---|---|---|');
+    for (const p of results.plans) out.push(`| ${p.name} | ${p.scans.join('; ')} | ${p.ms.toFixed(2)} |`);
+    out.push('');
+    const seq = results.plans.filter((p) => p.seqScanOnVideos).map((p) => p.name);
+    goals.push({ name: 'no sequential scan of videos', value: seq.length ? `seq scan in: ${seq.join(', ')}` : 'none', met: seq.length === 0 });
+  }
+
+  if (results.queries) {
+    out.push(`### Items queries (author ${results.author}, search "${results.search}")`, '', '| workload | gateway | PostGraphile v5 | raw pg | gateway ÷ PostGraphile req/s | gateway ÷ raw p50 |', '|---|---|---|---|---|---|');
+    for (const q of results.queries) {
+      const vsPgl = q.gateway.requestsPerSecond / q.postgraphile.requestsPerSecond;
+      const vsRaw = q.gateway.p50Ms / q.rawPg.p50Ms;
+      out.push(`| ${q.workload} | ${load(q.gateway)} | ${load(q.postgraphile)} | ${load(q.rawPg)} | ${x(vsPgl)} | ${x(vsRaw)} |`);
+      goal(`${q.workload}: gateway req/s vs PostGraphile`, vsPgl, '≥ 1.0×', vsPgl >= 1);
+      goal(`${q.workload}: gateway p50 vs raw pg`, vsRaw, '≤ 2×', vsRaw <= 2);
+    }
+    out.push('');
+  }
+
+  if (results.sources) {
+    out.push('### Many sources (page workload spread over every source)', '', '| sources | load | gateway RSS | import per source |', '|---|---|---|---|');
+    for (const s of results.sources) out.push(`| ${n(s.sources)} | ${load(s.load)} | ${mb(s.gatewayRssBytes)} | ${s.bootstrapMsPerSource.toFixed(0)} ms |`);
+    out.push('');
+    const [one, many] = results.sources;
+    if (one && many) goal(`p50 with ${n(many.sources)} sources vs 1`, many.load.p50Ms / one.load.p50Ms, '≤ 1.1×', many.load.p50Ms <= 1.1 * one.load.p50Ms);
+  }
+
+  if (results.sqlite) {
+    const s = results.sqlite;
+    out.push(`### SQLITE mode (${n(s.videos)} videos; import ${(s.importMs / 1000).toFixed(1)} s)`, '', `- gateway: ${load(s.gateway)}`, `- direct better-sqlite3 (same statements, one loop): ${load(s.direct)}`);
+    out.push(`- gateway ÷ direct req/s: ${x(s.gateway.requestsPerSecond / s.direct.requestsPerSecond)}; p50 ratio ${x(s.gateway.p50Ms / s.direct.p50Ms)}`, '');
+  }
+
+  out.push('### Goals', '', '| goal | measured | |', '|---|---|---|');
+  for (const g of goals) out.push(`| ${g.name} | ${g.value} | ${g.met ? 'met' : '**not met**'} |`);
+  return `${out.join('\n')}\n`;
+}

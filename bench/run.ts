@@ -1,0 +1,134 @@
+// `npm run bench`: imports, queries, many sources and SQLite, measured side by side in one run and printed as
+// ratios with the goals of the performance issue marked met / not met.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import pg from 'pg';
+import { explainQueries } from './explainBench.js';
+import { benchImport, benchRowByRow, datasetFor } from './importBench.js';
+import { findBenchServer, recreateDatabase } from './postgres.js';
+import { benchQueries, type LoadShape } from './queryBench.js';
+import { report, type Results } from './report.js';
+import { benchSources } from './sourcesBench.js';
+import { benchSqlite } from './sqliteBench.js';
+
+const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
+
+const program = new Command()
+  .name('bench')
+  .description('sx-gateway benchmark')
+  .option('--sizes <list>', 'dataset sizes for the import figures, the last one also serves the queries', '100k,1m')
+  .option('--seconds <n>', 'length of each measured load run', (v) => Number(v), 20)
+  .option('--warmup <n>', 'unmeasured seconds before each load run', (v) => Number(v), 3)
+  .option('--connections <n>', 'concurrent connections of each load run', (v) => Number(v), 32)
+  .option('--pool <n>', 'pooled PostgreSQL connections of the gateway, PostGraphile and the raw loop', (v) => Number(v), 10)
+  .option('--sources <n>', 'sources for the many-sources run', (v) => Number(v), 1000)
+  .option('--row-by-row <n>', 'rows the row-by-row baseline imports (a prefix of the largest file)', (v) => Number(v), 20_000)
+  .option('--search <term>', 'the search workload\'s query (a word in about 3% of captions)', 'porto')
+  .option('--only <parts>', 'comma list of: import,explain,queries,sources,sqlite', 'import,explain,queries,sources,sqlite')
+  .option('--data <dir>', 'where generated datasets are kept between runs', 'bench/.data')
+  .option('--out <file>', 'results as JSON', 'bench/.data/results.json');
+
+async function main(): Promise<void> {
+  const options = program.parse().opts<{
+    sizes: string; seconds: number; warmup: number; connections: number; pool: number; sources: number;
+    rowByRow: number; search: string; only: string; data: string; out: string;
+  }>();
+  const parts = new Set(options.only.split(','));
+  const sizes = options.sizes.split(',').map((s) => {
+    const n = SIZES[s.toLowerCase()];
+    if (!n) throw new Error(`unknown size ${s} (use ${Object.keys(SIZES).join(', ')})`);
+    return n;
+  });
+  const largest = Math.max(...sizes);
+  const shape: LoadShape = { connections: options.connections, seconds: options.seconds, warmupSeconds: options.warmup };
+  await mkdir(options.data, { recursive: true });
+
+  const server = await findBenchServer();
+  const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+  log(`PostgreSQL: ${server.origin}`);
+  const results: Results = { machine: {}, imports: [], shape, search: options.search };
+  try {
+    const database = 'sx_bench';
+    await recreateDatabase(server.adminUrl, database);
+    const databaseUrl = server.databaseUrl(database);
+    results.machine = {
+      date: new Date().toISOString(),
+      cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: await serverVersion(databaseUrl),
+      postgresOrigin: server.origin,
+    };
+
+    const bigSource = 'big';
+    for (const videos of sizes) {
+      const files = await datasetFor(options.data, videos);
+      if (parts.has('import') || videos === largest) {
+        log(`import of ${videos} videos`);
+        const source = videos === largest ? bigSource : `import_${videos}`;
+        results.imports.push(await benchImport(databaseUrl, files, videos, source));
+      }
+      if (videos === largest && parts.has('import')) {
+        log(`row-by-row baseline on ${options.rowByRow} rows`);
+        results.rowByRow = await benchRowByRow(databaseUrl, files, options.rowByRow);
+      }
+    }
+    const author = await busiestAuthor(databaseUrl, 'sx_big');
+    results.author = author;
+    if (parts.has('explain')) {
+      log('EXPLAIN ANALYZE of the offered filters and orders');
+      results.plans = await explainQueries(databaseUrl, bigSource, 'sx_big', author, options.search);
+    }
+    if (parts.has('queries')) {
+      log(`queries: ${options.connections} connections, ${options.seconds} s each`);
+      results.queries = await benchQueries(databaseUrl, bigSource, 'sx_big', author, options.search, shape, options.pool);
+    }
+    if (parts.has('sources')) {
+      const sourcesDb = 'sx_bench_sources';
+      await recreateDatabase(server.adminUrl, sourcesDb);
+      log(`${options.sources} sources`);
+      results.sources = await benchSources(server.databaseUrl(sourcesDb), options.sources, shape, options.pool);
+    }
+    if (parts.has('sqlite')) {
+      log(`SQLITE mode on ${largest} videos`);
+      results.sqlite = await benchSqlite(options.data, await datasetFor(options.data, largest), largest, shape);
+    }
+  } finally {
+    await server.stop();
+  }
+  await mkdir(path.dirname(options.out), { recursive: true });
+  await writeFile(options.out, JSON.stringify(results, null, 2));
+  process.stdout.write(report(results));
+}
+
+async function serverVersion(databaseUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The author with the most items: the author filter's worst page. */
+async function busiestAuthor(databaseUrl: string, schema: string): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ a: string }>(
+      `SELECT author_unique_id AS a FROM ${pg.escapeIdentifier(schema)}.videos WHERE author_unique_id IS NOT NULL
+        GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`,
+    );
+    return rows[0]!.a;
+  } finally {
+    await client.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
