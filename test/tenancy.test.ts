@@ -125,9 +125,21 @@ describe.each(STORE_KINDS)('tenancy (%s)', (kind) => {
     };
     const forFifty = await count(50);
     const forFive = await count(5);
-    // page + count + one meta batch + one note batch (+ the BEGIN / search_path message in PostgreSQL).
-    expect(forFifty).toBe(kind === 'postgres' ? 5 : 4);
+    // the page with its meta joined in + count + one note batch (+ the BEGIN / search_path message in PostgreSQL).
+    expect(forFifty).toBe(kind === 'postgres' ? 4 : 3);
     expect(forFive).toBe(forFifty);
+
+    // Meta asked for through edges and a fragment is joined into the page too, and answers the same.
+    gateway.statements.length = 0;
+    const viaEdges = await gateway.gql(
+      `query($sourceId: ID!) { source(sourceId: $sourceId) { items(first: 5) { edges { node { ...M } } } } }
+       fragment M on Item { id meta { status rating } }`,
+      { sourceId: source },
+    );
+    expect(viaEdges.body.errors).toBeUndefined();
+    expect(viaEdges.body.data.source.items.edges).toHaveLength(5);
+    expect(gateway.statements.filter((s) => s.sourceId === source && /user_meta/.test(s.text))).toHaveLength(1);
+    expect(gateway.statements.filter((s) => s.sourceId === source).length).toBe(kind === 'postgres' ? 2 : 1);
   });
 });
 

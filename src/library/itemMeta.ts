@@ -1,4 +1,4 @@
-import sql, { join } from 'sql-template-tag';
+import sql, { join, raw } from 'sql-template-tag';
 import { GatewayError } from '../errors.js';
 import type { TenantDb } from '../interfaces.js';
 import {
@@ -42,7 +42,7 @@ export interface ItemMetaInput {
   publishedTime?: string | null;
 }
 
-interface MetaRow {
+export interface MetaRow {
   video_id: string;
   rating: number | null;
   status: string | null;
@@ -77,7 +77,7 @@ export function emptyMeta(videoId: string): ItemMeta {
   };
 }
 
-function metaFromRow(row: MetaRow): ItemMeta {
+export function metaFromRow(row: MetaRow): ItemMeta {
   return {
     videoId: row.video_id,
     rating: row.rating,
@@ -93,6 +93,20 @@ function metaFromRow(row: MetaRow): ItemMeta {
     publishedTime: row.published_time,
     updatedAt: row.updated_at,
   };
+}
+
+const META_FIELDS = ['video_id', 'rating', 'status', 'statuses', 'tags', 'notes', 'product_link', 'author_links',
+  'platform_targets', 'workflow_log', 'post_url', 'published_time', 'updated_at'] as const;
+
+/** The meta columns of `m` (user_meta) as `meta_<column>`, for reads that join meta in. */
+export const JOINED_META_COLUMNS = raw(META_FIELDS.map((c) => `m.${c} AS meta_${c}`).join(', '));
+
+/** The meta of a row read with JOINED_META_COLUMNS, or null when the item has none. */
+export function joinedMeta(row: Record<string, unknown>): ItemMeta | null {
+  if (row.meta_video_id === null || row.meta_video_id === undefined) return null;
+  const meta: Record<string, unknown> = {};
+  for (const column of META_FIELDS) meta[column] = row[`meta_${column}`];
+  return metaFromRow(meta as unknown as MetaRow);
 }
 
 /** One statement for a whole page of items (the DataLoader batch). */

@@ -2,6 +2,7 @@ import sql, { empty, join, raw, type Sql } from 'sql-template-tag';
 import { GatewayError } from '../errors.js';
 import type { TenantDb } from '../interfaces.js';
 import { containsPattern } from './dialect.js';
+import { JOINED_META_COLUMNS, joinedMeta, type ItemMeta } from './itemMeta.js';
 import { ITEM_COLUMNS, itemFromRow, type Item, type ItemRow } from './itemRows.js';
 
 export interface ItemFilter {
@@ -100,13 +101,30 @@ export async function listItems(
   order: ItemOrder,
   page: { limit: number; offset: number },
 ): Promise<Item[]> {
-  const rows = await db.all<ItemRow>(sql`
-    SELECT ${ITEM_COLUMNS}
-      FROM videos v ${metaJoin(filter, order)}
+  return (await listItemsWithMeta(db, filter, order, page, false)).items;
+}
+
+/**
+ * A page of items; with `withMeta`, their meta comes in the same statement (a LEFT JOIN on the primary key)
+ * instead of a second one: a page that shows meta costs one round trip, not two.
+ */
+export async function listItemsWithMeta(
+  db: TenantDb,
+  filter: ItemFilter,
+  order: ItemOrder,
+  page: { limit: number; offset: number },
+  withMeta: boolean,
+): Promise<{ items: Item[]; meta: Map<string, ItemMeta | null> }> {
+  const joinMeta = withMeta || needsMeta(filter, order);
+  const rows = await db.all<ItemRow & Record<string, unknown>>(sql`
+    SELECT ${ITEM_COLUMNS}${withMeta ? sql`, ${JOINED_META_COLUMNS}` : empty}
+      FROM videos v ${joinMeta ? sql`LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id` : empty}
      WHERE ${itemConditions(db, filter)}
      ORDER BY ${ORDER_BY[order]}
      LIMIT ${page.limit} OFFSET ${page.offset}`);
-  return rows.map(itemFromRow);
+  const meta = new Map<string, ItemMeta | null>();
+  if (withMeta) for (const row of rows) meta.set(row.id, joinedMeta(row));
+  return { items: rows.map(itemFromRow), meta };
 }
 
 export async function countItems(db: TenantDb, filter: ItemFilter): Promise<number> {

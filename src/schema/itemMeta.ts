@@ -25,7 +25,7 @@ builder.objectField(ItemRef, 'meta', (t) =>
   t.field({
     type: ItemMetaRef,
     description: 'Never null: an item without meta answers nulls and empty lists.',
-    resolve: (item) => item.scope.meta.load(item.id),
+    resolve: (item) => item.meta ?? item.scope.meta.load(item.id),
   }),
 );
 

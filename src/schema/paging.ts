@@ -1,3 +1,4 @@
+import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import { GatewayError } from '../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -13,4 +14,30 @@ export function checkPageSize(args: { first?: number | null; last?: number | nul
       throw new GatewayError('PAGE_SIZE_TOO_LARGE', `${name} must be at most ${MAX_PAGE_SIZE}, got ${value}`, { max: MAX_PAGE_SIZE });
     }
   }
+}
+
+/**
+ * Whether the operation asks for `field` on the nodes of the connection being resolved, through `nodes` or
+ * `edges { node }`, fragments included. Lets a page read what its nodes will need in the same statement.
+ */
+export function selectsNodeField(info: GraphQLResolveInfo, field: string): boolean {
+  const selections = (set: SelectionSetNode | undefined): FieldNode[] => {
+    const out: FieldNode[] = [];
+    for (const selection of set?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) out.push(selection);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) out.push(...selections(selection.selectionSet));
+      else out.push(...selections(info.fragments[selection.name.value]?.selectionSet));
+    }
+    return out;
+  };
+  const named = (nodes: FieldNode[], name: string) => nodes.filter((node) => node.name.value === name);
+  for (const connection of info.fieldNodes) {
+    const top = selections(connection.selectionSet);
+    const nodeSets = [
+      ...named(top, 'nodes'),
+      ...named(top, 'edges').flatMap((edges) => named(selections(edges.selectionSet), 'node')),
+    ];
+    if (nodeSets.some((nodes) => named(selections(nodes.selectionSet), field).length > 0)) return true;
+  }
+  return false;
 }
