@@ -52,8 +52,11 @@ async function measure(databaseUrl: string, count: number, shape: LoadShape, poo
     const pages = Array.from({ length: count }, (_, i) => makeWorkloads(sourceName(i)).page.gateway);
     let next = 0;
     const rotate = () => pages[next++ % pages.length]!;
-    // The warm-up visits every source, so registry cache and relation caches are filled before measuring.
-    await loadGraphql(gateway.url, rotate, { connections: shape.connections, seconds: Math.max(shape.warmupSeconds, Math.ceil(count / 500)) });
+    // The warm-up sends every source to every pooled connection a few times over, so the registry cache and each
+    // server process's relation cache hold all of them before measuring (steady state, not first touches).
+    const warmRequests = count * poolMax * 3;
+    const warmSeconds = Math.max(shape.warmupSeconds, Math.min(90, Math.ceil(warmRequests / 400)));
+    await loadGraphql(gateway.url, rotate, { connections: shape.connections, seconds: warmSeconds });
     const load = await loadGraphql(gateway.url, rotate, shape);
     return { load, rss: gateway.rssBytes() };
   } finally {

@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importCsv, type ImportProgress } from '../src/import/importCsv.js';
-import type { PostgresStore } from '../src/stores/postgres/postgresStore.js';
+import sql from 'sql-template-tag';
+import { loadConfig } from '../src/config.js';
+import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { AUTHORS_HEADER, BOOKMARKS_HEADER, CONSOLIDATED_HEADER, csv } from './support/csv.js';
-import { STORE_KINDS, startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';
+import { STORE_KINDS, createTestDatabase, startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';
 
 const ITEMS = `query Items($sourceId: ID!, $first: Int) {
   source(sourceId: $sourceId) {
@@ -217,5 +219,33 @@ describe('a large first import (postgres)', () => {
     const again = await uploadCsv(gateway, 'bulk', { consolidated: csv(CONSOLIDATED_HEADER, rows) });
     expect(again.body.data.importCsv).toMatchObject({ inserted: 0, skipped: 21_000 });
     expect(gateway.statements.some((e) => e.text.startsWith('DROP INDEX'))).toBe(false);
+  });
+});
+
+describe('a slow upload (postgres)', () => {
+  it('is not cut short by the per-request statement timeout, which still bounds reads', async () => {
+    const database = await createTestDatabase();
+    const config = loadConfig({ SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', SX_POSTGRES_DSN: database.url });
+    const store = new PostgresStore({ dsn: database.url, config, statementTimeoutMs: 300 });
+    try {
+      await store.prepare();
+      const rows = Array.from({ length: 40 }, (_, i) => [`s${i}`, 'a1', 'ann', 'Ann', `caption ${i}`, `hs${i}`]);
+      const lines = csv(CONSOLIDATED_HEADER, rows).split(/(?<=\n)/);
+      // About a second of trickling file: the COPY statement stays open three times longer than the timeout.
+      async function* trickle() {
+        for (const line of lines) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          yield Buffer.from(line);
+        }
+      }
+      const summary = await importCsv(store, 'slow', { consolidated: () => Readable.from(trickle()) });
+      expect(summary.inserted).toBe(40);
+      const session = await store.openTenant('slow');
+      await expect(session.db.all(sql`SELECT pg_sleep(1)`)).rejects.toThrow(/statement timeout/);
+      await session.finish(false);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
   });
 });

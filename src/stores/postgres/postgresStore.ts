@@ -100,7 +100,7 @@ export class PostgresStore implements Store {
     return this.guard(() => this.registry.delete(sourceId));
   }
 
-  async openTenant(sourceId: string, readOnly = true): Promise<TenantSession> {
+  async openTenant(sourceId: string, readOnly = true, statementTimeoutMs = this.statementTimeoutMs): Promise<TenantSession> {
     const source = await this.resolveSource(sourceId);
     return new PostgresTenantSession({
       pool: readOnly ? this.pool : this.writePool,
@@ -109,14 +109,14 @@ export class PostgresStore implements Store {
       sourceId: source.id,
       schemaName: source.schemaName!,
       readOnly,
-      statementTimeoutMs: this.statementTimeoutMs,
+      statementTimeoutMs,
       observer: this.options.observer,
       onSchemaGone: () => this.registry.invalidate(source.id),
     });
   }
 
-  async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T> {
-    const session = await this.openTenant(sourceId, false);
+  async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>, statementTimeoutMs = this.statementTimeoutMs): Promise<T> {
+    const session = await this.openTenant(sourceId, false, statementTimeoutMs);
     try {
       const result = await fn(session.db);
       await session.finish(true);
@@ -131,8 +131,10 @@ export class PostgresStore implements Store {
     sourceId: string,
     fn: (db: TenantDb, runAtomically: <R>(merge: () => Promise<R>) => Promise<R>) => Promise<T>,
   ): Promise<T> {
-    // Staging and merge share one transaction: a failure anywhere leaves the schema as it was.
-    return this.withTenant(sourceId, (db) => fn(db, (merge) => merge()));
+    // Staging and merge share one transaction: a failure anywhere leaves the schema as it was. The COPY lasts as
+    // long as the file takes to arrive (an upload, a slow disk), so the per-request statement timeout would cut
+    // a large import short: 0 turns it off for this transaction only.
+    return this.withTenant(sourceId, (db) => fn(db, (merge) => merge()), 0);
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
