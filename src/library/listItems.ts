@@ -91,8 +91,8 @@ function needsMeta(filter: ItemFilter, order?: ItemOrder): boolean {
   );
 }
 
-function metaJoin(filter: ItemFilter, order?: ItemOrder): Sql {
-  return needsMeta(filter, order) ? sql`LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id` : empty;
+function metaJoin(filter: ItemFilter, order?: ItemOrder, always = false): Sql {
+  return always || needsMeta(filter, order) ? sql`LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id` : empty;
 }
 
 export async function listItems(
@@ -115,10 +115,9 @@ export async function listItemsWithMeta(
   page: { limit: number; offset: number },
   withMeta: boolean,
 ): Promise<{ items: Item[]; meta: Map<string, ItemMeta | null> }> {
-  const joinMeta = withMeta || needsMeta(filter, order);
   const rows = await db.all<ItemRow & Record<string, unknown>>(sql`
     SELECT ${ITEM_COLUMNS}${withMeta ? sql`, ${JOINED_META_COLUMNS}` : empty}
-      FROM videos v ${joinMeta ? sql`LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id` : empty}
+      FROM videos v ${metaJoin(filter, order, withMeta)}
      WHERE ${itemConditions(db, filter)}
      ORDER BY ${ORDER_BY[order]}
      LIMIT ${page.limit} OFFSET ${page.offset}`);
