@@ -32,10 +32,20 @@ const envSchema = z
     SX_POSTGRES_EMBEDDED_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
     SX_API_HOST: z.string().min(1).default('127.0.0.1'),
     SX_API_PORT: z.coerce.number().int().min(0).max(65535).default(8123),
+    SX_SHUTDOWN_GRACE_SEC: z.coerce.number().min(0).max(3600).default(25),
     SX_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
+    SX_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
+    SX_MAX_QUERY_COST: z.coerce.number().int().min(1).default(50_000),
+    SX_MAX_QUERY_FIELDS: z.coerce.number().int().min(1).default(250),
+    SX_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+    SX_MAX_QUERY_TOKENS: z.coerce.number().int().min(100).default(4_000),
+    SX_MAX_BATCH: z.coerce.number().int().min(0).max(100).default(5),
+    SX_MAX_QUERY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+    SX_MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4096).default(64),
+    SX_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
     SX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
 
@@ -52,12 +62,36 @@ export interface GatewayConfig {
     embeddedPort: number;
   };
   api: { host: string; port: number };
+  /** On SIGTERM/SIGINT, how long running requests may take to finish before their connections are cut. */
+  shutdownGraceMs: number;
   adminToken: string | null;
   registryCacheTtlMs: number;
   demoImport: boolean;
   /** Execute operations through graphql-jit (compiled once per document) instead of graphql-js. */
   graphqlJit: boolean;
   logLevel: string;
+  limits: RequestLimits;
+}
+
+/** What one request may ask for; every limit is checked before the request reaches a database. */
+export interface RequestLimits {
+  /** Nesting of selections, fragments expanded. */
+  depth: number;
+  /** Estimated rows × fields: every field costs 1, a page multiplies what it selects by its size. */
+  cost: number;
+  /** Fields selected in all, aliases and fragments expanded. */
+  fields: number;
+  aliases: number;
+  /** Lexical tokens of the document, checked while parsing. */
+  tokens: number;
+  /** Operations in one batched request; 0 turns batching off. */
+  batch: number;
+  /** Body of a request that is not a file upload (JSON or GET query). */
+  queryBytes: number;
+  /** Body of a multipart request (file uploads), which is held in memory while it is read. */
+  uploadBytes: number;
+  /** PostgreSQL statement_timeout of every read and write transaction; 0 turns it off. Imports are exempt. */
+  statementTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -92,10 +126,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       embeddedPort: e.SX_POSTGRES_EMBEDDED_PORT,
     },
     api: { host: e.SX_API_HOST, port: e.SX_API_PORT },
+    shutdownGraceMs: e.SX_SHUTDOWN_GRACE_SEC * 1000,
     adminToken: e.SX_ADMIN_TOKEN ?? null,
     registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,
     demoImport: e.SX_DEMO_IMPORT === '1',
     graphqlJit: e.SX_GRAPHQL_JIT === '1',
     logLevel: e.SX_LOG_LEVEL,
+    limits: {
+      depth: e.SX_MAX_QUERY_DEPTH,
+      cost: e.SX_MAX_QUERY_COST,
+      fields: e.SX_MAX_QUERY_FIELDS,
+      aliases: e.SX_MAX_ALIASES,
+      tokens: e.SX_MAX_QUERY_TOKENS,
+      batch: e.SX_MAX_BATCH,
+      queryBytes: e.SX_MAX_QUERY_BYTES,
+      uploadBytes: e.SX_MAX_UPLOAD_MB * 1024 * 1024,
+      statementTimeoutMs: e.SX_STATEMENT_TIMEOUT_MS,
+    },
   };
 }

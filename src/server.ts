@@ -2,11 +2,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
+import { ServerDrain, type DrainOutcome } from './gracefulShutdown.js';
+import { ERROR_CODES } from './errors.js';
 import type { Store } from './interfaces.js';
 import { contextOfRequest, createContext, type GatewayContext } from './resolvers/context.js';
+import { requestLimitPlugins } from './requestLimits.js';
 import { schema } from './schema/index.js';
+import { refuseNulCharacters } from './textInput.js';
 import { version } from './schema/version.js';
 
 type ServerContext = { req: IncomingMessage; res: ServerResponse };
@@ -42,19 +47,49 @@ function releaseBindings(): Plugin<GatewayContext> {
   };
 }
 
+/**
+ * Variable values that do not fit their declared types are refused by GraphQL before any resolver runs, with
+ * no code. Clients match on codes, so they get the one every other input error carries.
+ */
+function codeVariableErrors(): Plugin {
+  const isVariableError = (error: GraphQLError) =>
+    error.extensions?.code === undefined && error.path === undefined && /^Variable "\$/.test(error.message);
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!('errors' in result) || !result.errors?.some(isVariableError)) return;
+          setResult({
+            ...result,
+            errors: result.errors.map((error) =>
+              isVariableError(error)
+                ? new GraphQLError(error.message, {
+                    nodes: error.nodes,
+                    extensions: { ...error.extensions, code: 'BAD_USER_INPUT', http: { status: ERROR_CODES.BAD_USER_INPUT } },
+                  })
+                : error,
+            ),
+          });
+        },
+      };
+    },
+  };
+}
+
 /** The original's response headers: which request, which store, which source(s) answered. */
 function sourceHeaders(store: Store): Plugin {
   const backend = store.backendContext(null).backend;
   return {
     onResponse({ request, response }) {
       response.headers.set('X-SX-Backend', backend);
-      const context = contextOfRequest.get(request);
-      if (!context) return;
+      const contexts = contextOfRequest.get(request);
+      if (!contexts) return;
       // Normally a no-op: execution already ended the bindings. It catches an operation that threw before
       // its done-hook ran, so no pooled client outlives its request.
-      void context.tenants.finishAll(false);
-      response.headers.set('X-SX-Request-ID', context.requestId);
-      if (context.tenants.named.size > 0) response.headers.set('X-SX-Source-ID', [...context.tenants.named].join(','));
+      for (const context of contexts) void context.tenants.finishAll(false);
+      response.headers.set('X-SX-Request-ID', contexts[0].requestId);
+      const named = new Set(contexts.flatMap((context) => [...context.tenants.named]));
+      if (named.size > 0) response.headers.set('X-SX-Source-ID', [...named].join(','));
     },
   };
 }
@@ -90,9 +125,17 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
         }
       : false,
     context: ({ request, req }) => createContext(store, config, request, req, logger),
+    // Each operation of a batch gets its own context, bindings and loaders; the batch size is a limit.
+    batching: config.limits.batch > 0 ? { limit: config.limits.batch } : false,
+    // Yoga's streaming limit is the backstop for bodies without a Content-Length; the limits plugins refuse
+    // a declared oversize first, with a code and the setting to change.
+    maxRequestBodySize: config.limits.uploadBytes,
     plugins: [
+      ...requestLimitPlugins(config.limits),
+      refuseNulCharacters(),
       healthEndpoint(store),
       releaseBindings(),
+      codeVariableErrors(),
       sourceHeaders(store),
       ...(config.graphqlJit ? [useGraphQlJit()] : []),
     ],
@@ -102,6 +145,13 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
 export interface RunningGateway {
   url: string;
   server: Server;
+  /**
+   * Graceful stop: refuses new connections at once, answers requests arriving on kept-alive sockets with 503
+   * `SHUTTING_DOWN`, lets running requests finish, and cuts what is still open after `graceMs`
+   * (default `SX_SHUTDOWN_GRACE_SEC`). The store stays open: the caller closes it afterwards.
+   */
+  shutdown(graceMs?: number): Promise<DrainOutcome>;
+  /** `shutdown()` with the configured grace period. */
   close(): Promise<void>;
 }
 
@@ -111,20 +161,22 @@ export async function listen(
   options: { host?: string; port?: number; logger?: Logger } = {},
 ): Promise<RunningGateway> {
   const yoga = createGatewayYoga(store, config, options.logger);
-  const server = createServer(yoga);
+  const server = createServer();
+  const drain = new ServerDrain(server);
+  server.on('request', drain.guard(yoga));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? config.api.port, options.host ?? config.api.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const shutdown = (graceMs = config.shutdownGraceMs) => drain.drain(graceMs);
   return {
     url: `http://${host}:${address.port}`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    shutdown,
+    close: async () => {
+      await shutdown();
+    },
   };
 }

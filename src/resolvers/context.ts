@@ -36,8 +36,8 @@ export function isAdminRequest(config: GatewayConfig, request: Request, remoteAd
   return remoteAddress !== undefined && LOOPBACK.test(remoteAddress);
 }
 
-/** The context of each request, for the response hook, which sees only the request. */
-export const contextOfRequest = new WeakMap<Request, GatewayContext>();
+/** The contexts of each request (one per operation of a batch), for the response hook, which sees only the request. */
+export const contextOfRequest = new WeakMap<Request, GatewayContext[]>();
 
 export function createContext(
   store: Store,
@@ -54,6 +54,12 @@ export function createContext(
     isAdmin: isAdminRequest(config, request, nodeRequest?.socket.remoteAddress),
     tenants: new OperationTenants(store, request.headers.get('x-sx-profile-index')),
   };
-  contextOfRequest.set(request, context);
+  const contexts = contextOfRequest.get(request);
+  if (contexts) {
+    context.requestId = contexts[0].requestId;
+    contexts.push(context);
+  } else {
+    contextOfRequest.set(request, [context]);
+  }
   return context;
 }

@@ -1,6 +1,6 @@
 import { AUTHOR_ORDERS, listAuthors, type AuthorSummary } from '../library/listAuthors.js';
 import { builder } from './builder.js';
-import { DEFAULT_PAGE_SIZE, checkPageSize } from './paging.js';
+import { DEFAULT_PAGE_SIZE, pageCost, checkPageSize } from './paging.js';
 import { SourceScopeRef } from './source.js';
 
 const AuthorRef = builder.objectRef<AuthorSummary>('Author').implement({
@@ -36,6 +36,7 @@ builder.objectField(SourceScopeRef, 'authors', (t) =>
       first: t.arg.int({ defaultValue: DEFAULT_PAGE_SIZE }),
       offset: t.arg.int({ defaultValue: 0 }),
     },
+    complexity: pageCost,
     resolve: async (scope, args) => {
       checkPageSize({ first: args.first });
       const offset = Math.max(0, args.offset ?? 0);

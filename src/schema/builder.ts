@@ -1,8 +1,10 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin, { ComplexityErrorKind } from '@pothos/plugin-complexity';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONObjectResolver, NonNegativeIntResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors.js';
+import { limitExceeded } from '../requestLimits.js';
 import type { GatewayContext } from '../resolvers/context.js';
 
 export const builder = new SchemaBuilder<{
@@ -16,8 +18,24 @@ export const builder = new SchemaBuilder<{
     File: { Input: File; Output: never };
   };
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, ComplexityPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  // Measured from the operation's shape before its first root field resolves, so a refused operation
+  // never opens a binding. Lists cost what their page asks for (see pageCost), not a guessed multiplier.
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 1,
+    limit: (context) => ({
+      depth: context.config.limits.depth,
+      breadth: context.config.limits.fields,
+      complexity: context.config.limits.cost,
+    }),
+    complexityError: (kind, result) => {
+      if (kind === ComplexityErrorKind.Depth) return limitExceeded('depth', result.maxDepth!, result.depth, 'Query is nested too deeply');
+      if (kind === ComplexityErrorKind.Breadth) return limitExceeded('fields', result.maxBreadth!, result.breadth, 'Query selects too many fields');
+      return limitExceeded('cost', result.maxComplexity!, result.complexity, 'Query would read too much (cost: fields × page sizes)');
+    },
+  },
   scopeAuth: {
     authScopes: (context) => ({ admin: context.isAdmin }),
     unauthorizedError: () =>

@@ -6,7 +6,7 @@ import { ITEM_ORDERS, countItems, listItemsWithMeta, type ItemFilter } from '../
 import { emptyMeta, type ItemMeta } from '../library/itemMeta.js';
 import { searchItems, type SearchMode, type SearchPage } from '../library/searchItems.js';
 import { builder } from './builder.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize, selectsNodeField } from './paging.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize, pageCost, selectsNodeField } from './paging.js';
 import { SourceScopeRef } from './source.js';
 
 /** An item travels with the scope it was read through, so its meta and note load from the same source. */
@@ -105,6 +105,7 @@ builder.objectFields(SourceScopeRef, (t) => ({
         filter: t.arg({ type: ItemFilterRef }),
         order: t.arg({ type: ItemOrderRef, defaultValue: 'RECENT' }),
       },
+      complexity: pageCost,
       resolve: async (scope, args, _context, info) => {
         checkPageSize(args);
         const filter = checkFilter(args.filter ?? {});
@@ -134,6 +135,7 @@ builder.objectFields(SourceScopeRef, (t) => ({
       type: ItemRef,
       description: 'Ranked full text with a substring fallback; an empty query lists bookmarked items first.',
       args: { query: t.arg.string({ required: true }) },
+      complexity: pageCost,
       resolve: async (scope, args) => {
         checkPageSize(args);
         // The page callback always runs once; it keeps the search's count and mode for the connection fields.

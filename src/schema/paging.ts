@@ -1,4 +1,5 @@
 import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { cursorToOffset } from '@pothos/plugin-relay';
 import { GatewayError } from '../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -14,6 +15,43 @@ export function checkPageSize(args: { first?: number | null; last?: number | nul
       throw new GatewayError('PAGE_SIZE_TOO_LARGE', `${name} must be at most ${MAX_PAGE_SIZE}, got ${value}`, { max: MAX_PAGE_SIZE });
     }
   }
+}
+
+type PageArgs = { first?: number | null; last?: number | null; after?: string | null; before?: string | null };
+
+// Offsets beyond this are not a page anyone reached by paging; they would only ask the database to skip.
+const MAX_CURSOR_OFFSET = 2 ** 31 - 1;
+
+/**
+ * Cursors are client input: one that does not decode to a whole offset in range is refused here, instead of
+ * reaching SQL as NaN or a negative OFFSET.
+ */
+function checkCursors(args: PageArgs): void {
+  for (const [name, cursor] of [['after', args.after], ['before', args.before]] as const) {
+    if (cursor === null || cursor === undefined) continue;
+    let offset: number;
+    try {
+      offset = cursorToOffset(cursor);
+    } catch {
+      offset = Number.NaN;
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_CURSOR_OFFSET) {
+      throw new GatewayError('BAD_USER_INPUT', `${name} is not a cursor this API returned`, { argument: name });
+    }
+  }
+  if (args.last !== null && args.last !== undefined && !args.before && (args.first === null || args.first === undefined)) {
+    throw new GatewayError('BAD_USER_INPUT', 'last needs before or first');
+  }
+}
+
+/**
+ * The complexity of a page field: it costs 1, and everything it selects counts once per row it may return.
+ * Page sizes are checked here too, so an oversized page is refused before the operation touches a database.
+ */
+export function pageCost(args: PageArgs): { field: number; multiplier: number } {
+  checkPageSize(args);
+  checkCursors(args);
+  return { field: 1, multiplier: Math.max(1, args.first ?? args.last ?? DEFAULT_PAGE_SIZE) };
 }
 
 /**

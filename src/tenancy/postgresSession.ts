@@ -5,7 +5,7 @@ import { from as copyFromStdin } from 'pg-copy-streams';
 import type { Sql } from 'sql-template-tag';
 import type { SourceRecord, StatementObserver, TenantDb, TenantSession } from '../interfaces.js';
 import { GatewayError } from '../errors.js';
-import { asUnavailable, isSchemaGone } from '../stores/postgres/failures.js';
+import { asStatementTimeout, asUnavailable, isSchemaGone } from '../stores/postgres/failures.js';
 import { searchPathFor } from './identifiers.js';
 
 const { escapeLiteral } = pg;
@@ -101,7 +101,7 @@ export class PostgresTenantSession implements TenantSession {
           sourceId: this.options.sourceId,
         });
       }
-      throw asUnavailable(error);
+      throw asUnavailable(asStatementTimeout(error, this.options.statementTimeoutMs));
     }
   }
 

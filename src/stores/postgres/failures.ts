@@ -12,6 +12,17 @@ export function isSchemaGone(error: unknown): boolean {
   return SCHEMA_GONE.has((error as { code?: string })?.code ?? '');
 }
 
+/**
+ * A statement cancelled by the transaction's statement_timeout (57014) is the request-time limit doing its
+ * job: the client hears which limit, not PostgreSQL's text.
+ */
+export function asStatementTimeout(error: unknown, timeoutMs: number): unknown {
+  if ((error as { code?: string })?.code !== '57014') return error;
+  return new GatewayError('QUERY_TIMEOUT', `The query ran longer than the ${timeoutMs} ms statement limit and was cancelled`, {
+    timeoutMs,
+  });
+}
+
 /** Turns a connection failure into DATABASE_UNAVAILABLE (HTTP 503); other errors pass through unchanged. */
 export function asUnavailable(error: unknown): unknown {
   const code = (error as { code?: string })?.code;

@@ -48,7 +48,7 @@ export class PostgresStore implements Store {
       registryTable: config.postgres.registryTable,
       cacheTtlMs: config.registryCacheTtlMs,
     });
-    this.statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    this.statementTimeoutMs = options.statementTimeoutMs ?? config.limits.statementTimeoutMs;
   }
 
   async prepare(): Promise<void> {
