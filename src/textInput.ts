@@ -1,47 +1,50 @@
-import { Kind, visit, type DocumentNode } from 'graphql';
+import { Kind, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { GatewayError } from './errors.js';
+import { assertSourceId } from './tenancy/sourceId.js';
 
 /**
  * PostgreSQL text cannot hold U+0000 (SQLite can), so a NUL in any argument would fail in one store and pass
- * in the other. Both refuse it up front, naming the argument, before a resolver or a database sees it.
+ * in the other. Both refuse it up front, before a resolver or a database sees it: a source id with the
+ * tenancy error every invalid source id gets, anything else as bad input naming the argument.
  */
-function firstNulPath(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i += 1) {
-      const found = firstNulPath(value[i], `${path}[${i}]`);
-      if (found) return found;
-    }
-    return null;
-  }
-  if (value && typeof value === 'object' && !(value instanceof Blob)) {
-    for (const [key, inner] of Object.entries(value)) {
-      const found = firstNulPath(inner, `${path}.${key}`);
-      if (found) return found;
-    }
-  }
-  return null;
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value && typeof value === 'object' && !(value instanceof Blob)) return Object.values(value).some(hasNul);
+  return false;
 }
 
-function nulInLiterals(document: DocumentNode): string | null {
-  let found: string | null = null;
-  visit(document, {
-    [Kind.STRING]: (node) => {
-      if (found === null && node.value.includes('\u0000')) found = `a string literal at line ${node.loc?.startToken.line ?? '?'}`;
-    },
-  });
+function argumentWithNul(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>): { name: string; value: unknown } | null {
+  const typeInfo = new TypeInfo(schema);
+  let found: { name: string; value: unknown } | null = null;
+  const check = (value: unknown) => {
+    const argument = typeInfo.getArgument();
+    if (found === null && argument && hasNul(value)) found = { name: argument.name, value };
+  };
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      [Kind.VARIABLE]: (node) => check(variables[node.name.value]),
+      [Kind.STRING]: (node) => check(node.value),
+    }),
+  );
   return found;
 }
 
 export function refuseNulCharacters(): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const where = firstNulPath(args.variableValues ?? {}, '$') ?? nulInLiterals(args.document);
-      if (where === null) return;
-      setResultAndStopExecution({
-        errors: [new GatewayError('BAD_USER_INPUT', `Text must not contain the NUL character (U+0000): found in ${where}`)],
-      });
+      const found = argumentWithNul(args.schema, args.document, args.variableValues ?? {});
+      if (found === null) return;
+      let error: GatewayError;
+      try {
+        if (found.name === 'sourceId') assertSourceId(found.value);
+        error = new GatewayError('BAD_USER_INPUT', `Argument ${found.name} must not contain the NUL character (U+0000)`, { argument: found.name });
+      } catch (invalid) {
+        error = invalid as GatewayError;
+      }
+      setResultAndStopExecution({ errors: [error] });
     },
   };
 }

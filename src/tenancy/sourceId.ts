@@ -22,9 +22,11 @@ export function trailingProfileIndex(sourceId: string): number | null {
 
 export function assertProfileMatches(sourceId: string, profileIndexHeader: string | null | undefined): void {
   if (profileIndexHeader === null || profileIndexHeader === undefined || profileIndexHeader.trim() === '') return;
-  const wanted = Number(profileIndexHeader.trim());
+  // Plain ASCII digits only: Number() would also read "1e0", "0x1" or a number padded with Unicode spaces.
+  const given = profileIndexHeader.replace(/^[ \t]+|[ \t]+$/g, '');
+  const wanted = /^[0-9]{1,9}$/.test(given) ? Number(given) : null;
   const actual = trailingProfileIndex(sourceId);
-  if (!Number.isInteger(wanted) || actual !== wanted) {
+  if (wanted === null || actual !== wanted) {
     throw new GatewayError(
       'PROFILE_SOURCE_MISMATCH',
       `Profile/source mismatch: X-SX-Profile-Index=${JSON.stringify(profileIndexHeader)} does not match source_id=${sourceId}`,
