@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
+import { getIntrospectionQuery } from 'graphql';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importCsv } from '../src/import/importCsv.js';
@@ -237,6 +238,17 @@ describe.each(STORE_KINDS)('random filter values find no error but validation (%
   });
   afterAll(async () => {
     await gateway?.close();
+  });
+
+  it('the default limits let GraphiQL introspect the schema and a full page of a source be read', async () => {
+    const introspection = await gateway.gql(getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true, oneOf: true }));
+    expect(introspection.body.errors).toBeUndefined();
+    expect(introspection.body.data.__schema.queryType.name).toBe('Query');
+    const fullPage = await gateway.gql(`{ source(sourceId: "${SOURCE}") {
+      items(first: 2000) { totalCount edges { cursor node { id caption authorUniqueId authorName bookmarked meta { status statuses tags rating } note { markdown } } } pageInfo { hasNextPage } }
+      stats { items bookmarked authors } } }`);
+    expect(fullPage.body.errors).toBeUndefined();
+    expect(fullPage.body.data.source.items.edges).toHaveLength(30);
   });
 
   it('items, search and authors answer data or an input error, never anything else', async () => {
