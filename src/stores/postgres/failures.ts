@@ -5,6 +5,9 @@ const UNAVAILABLE = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
   '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006',
 ]);
+// pg's own messages for a connection that is gone: it ended under a statement, was never made, or had already
+// failed when the statement was sent ("Client has encountered a connection error and is not queryable").
+const CONNECTION_LOST = /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|is not queryable/i;
 // The schema or its tables vanished under a cached registry entry (dropped by another gateway process).
 const SCHEMA_GONE = new Set(['3F000', '42P01']);
 
@@ -26,8 +29,7 @@ export function asStatementTimeout(error: unknown, timeoutMs: number): unknown {
 /** Turns a connection failure into DATABASE_UNAVAILABLE (HTTP 503); other errors pass through unchanged. */
 export function asUnavailable(error: unknown): unknown {
   const code = (error as { code?: string })?.code;
-  const connectionLost =
-    error instanceof Error && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/i.test(error.message);
+  const connectionLost = error instanceof Error && CONNECTION_LOST.test(error.message);
   if ((code && UNAVAILABLE.has(code)) || connectionLost) {
     return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');
   }
