@@ -5,7 +5,6 @@ import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
 import { importDemo } from './demo.js';
 import { isGatewayError } from './errors.js';
 import { importCsv, type ImportProgress } from './import/importCsv.js';
-import { listen } from './server.js';
 import { openStore, type OpenedStore } from './stores/openStore.js';
 import { version } from './schema/version.js';
 
@@ -80,6 +79,8 @@ program
       const demo = await importDemo(opened.store);
       if (demo) logger.info({ inserted: demo.inserted }, 'new database: imported the sample export as source "demo"');
     }
+    // Loaded here, not at the top: the schema and Yoga are most of the start-up time of the other commands.
+    const { listen } = await import('./server.js');
     const gateway = await listen(opened.store, config, { host: options.host, port: options.port, logger });
     let stopping = false;
     const stop = async (signal: NodeJS.Signals) => {
