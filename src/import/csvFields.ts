@@ -51,7 +51,7 @@ function text(record: CsvRecord, ...columns: string[]): string | null {
 }
 
 /** "12.0" → 12; anything that is not a finite number → NULL. */
-export function parseCount(value: string | undefined): number | null {
+export function parseCount(value: string | null | undefined): number | null {
   const trimmed = value?.trim();
   if (!trimmed) return null;
   const number = Number(trimmed);
@@ -59,7 +59,7 @@ export function parseCount(value: string | undefined): number | null {
 }
 
 /** 1/true/yes/y → 1, any other non-empty value → 0, empty → NULL. */
-export function parsePrivate(value: string | undefined): number | null {
+export function parsePrivate(value: string | null | undefined): number | null {
   const trimmed = value?.trim().toLowerCase();
   if (!trimmed) return null;
   return ['1', 'true', 'yes', 'y'].includes(trimmed) ? 1 : 0;

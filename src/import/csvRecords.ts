@@ -1,8 +1,14 @@
-import { Transform, type Readable } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
+import type { Readable } from 'node:stream';
+import { CsvError, parse } from 'csv-parse';
 import { GatewayError } from '../errors.js';
+import { CsvCheck, MAX_RECORD_BYTES, csvError } from './csvCheck.js';
 
-export type CsvRecord = Record<string, string>;
+/**
+ * One row keyed by the header's names. A row with fewer fields than the header is accepted and its missing
+ * trailing fields are null, as Python's csv.DictReader (the original importer) filled them with None; a row
+ * with more fields is refused (CSV_COLUMN_COUNT).
+ */
+export type CsvRecord = Record<string, string | null>;
 
 export interface CsvReadOptions {
   /** Names the file in errors: "consolidated", "authors" or "bookmarks". */
@@ -13,98 +19,58 @@ export interface CsvReadOptions {
   onBytes?: (bytes: number) => void;
 }
 
-/** Fails on the first byte sequence that is not UTF-8 instead of importing U+FFFD into the library. */
-function utf8Guard(label: string, onBytes?: (bytes: number) => void): Transform {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let offset = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      try {
-        decoder.decode(chunk, { stream: true });
-      } catch {
-        done(new GatewayError('CSV_ENCODING', `${label}: not valid UTF-8 near byte ${offset}`, { file: label, byte: offset }));
-        return;
-      }
-      offset += chunk.length;
-      onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-    flush(done) {
-      try {
-        decoder.decode();
-        done();
-      } catch {
-        done(new GatewayError('CSV_ENCODING', `${label}: ends inside a UTF-8 character`, { file: label, byte: offset }));
-      }
-    },
-  });
-}
-
-function csvFailure(label: string, error: CsvError | Error): GatewayError {
-  if (error instanceof GatewayError) return error;
-  const csv = error as CsvError & { lines?: number; index?: number; column?: string | number };
-  const line = typeof csv.lines === 'number' ? csv.lines : null;
-  const where = line === null ? '' : ` at line ${line}`;
-  return new GatewayError('CSV_MALFORMED', `${label}: ${error.message.replace(/^Invalid \w+ \w+:?\s*/, '')}${where}`, {
-    file: label,
-    line,
-    column: csv.column ?? null,
-    reason: csv.code ?? null,
-  });
+/**
+ * csv-parse only ever sees bytes CsvCheck has passed, so its own errors mean the two disagree about the
+ * syntax. Its line count is kept as a hint (it counts a CRLF inside quotes as two lines); its text is not shown.
+ */
+function parserFailure(label: string, header: readonly string[] | null, error: CsvError): GatewayError {
+  const line = typeof error.lines === 'number' ? error.lines : 1;
+  const column = typeof error.index === 'number' ? error.index + 1 : null;
+  return csvError(label, header, 'CSV_MALFORMED', { line, column }, 'the row cannot be read as CSV');
 }
 
 /**
- * Streams the records of one CSV file (UTF-8, optional BOM, CRLF or LF), checking its header first.
- * Memory stays bounded by the largest record, never the file.
+ * Streams the records of one CSV file (UTF-8, optional BOM, CRLF, LF or CR line ends), after CsvCheck has
+ * checked its bytes and header. Memory stays bounded by the largest record, never the file.
  */
 export async function* readCsvRecords(input: Readable, options: CsvReadOptions): AsyncGenerator<CsvRecord> {
   const { label } = options;
-  let headerRead = false;
+  const check = new CsvCheck(options);
   const parser = parse({
     bom: true,
     skip_empty_lines: true,
-    max_record_size: 64 * 1024 * 1024,
-    columns: (header: string[]) => {
-      headerRead = true;
-      const names = header.map((h) => h.trim());
-      const seen = new Set<string>();
-      for (const name of names) {
-        if (seen.has(name)) {
-          throw new GatewayError('CSV_MALFORMED', `${label}: header names column "${name}" twice`, { file: label, line: 1, column: name });
-        }
-        seen.add(name);
-      }
-      const missing = options.requiredColumns.filter((c) => !seen.has(c));
-      if (missing.length) {
-        throw new GatewayError('CSV_MISSING_COLUMN', `${label}: missing required column ${missing.map((m) => `"${m}"`).join(', ')}`, {
-          file: label,
-          line: 1,
-          column: missing[0],
-        });
-      }
-      return names;
-    },
+    // Short rows are filled below; long rows never get here (CsvCheck refuses them).
+    relax_column_count: true,
+    // CsvCheck enforces the limit in bytes first; this bounds csv-parse's buffer should the two ever disagree.
+    // (No `info` and the default record separator detection: either option makes parsing markedly slower.)
+    max_record_size: MAX_RECORD_BYTES,
   });
-  const guarded = input.pipe(utf8Guard(label, options.onBytes));
-  // Errors of the source or the guard must reach the consumer of the parser, which is the only one awaited.
+  // Errors of the source or the check must reach the consumer of the parser, which is the only one awaited.
   input.once('error', (error) => parser.destroy(error));
-  guarded.once('error', (error) => parser.destroy(error));
-  guarded.pipe(parser);
+  check.once('error', (error) => parser.destroy(error));
+  input.pipe(check).pipe(parser);
 
-  let rows = 0;
+  let header: string[] | null = null;
   try {
-    // Records come in the parser's chunks; yielding them one by one keeps memory at one chunk.
-    for await (const record of parser as AsyncIterable<CsvRecord>) {
-      rows += 1;
-      yield record;
+    for await (const record of parser as AsyncIterable<string[]>) {
+      if (header === null) {
+        // CsvCheck has validated the header (the same record) before any row reached the parser.
+        header = record.map((name) => name.trim());
+        continue;
+      }
+      if (record.length > header.length) {
+        throw csvError(label, header, 'CSV_COLUMN_COUNT', { line: parser.info.lines, column: header.length + 1 },
+          `the row has more fields than the header's ${header.length} columns`);
+      }
+      const row: CsvRecord = {};
+      for (let i = 0; i < header.length; i++) row[header[i]!] = i < record.length ? record[i]! : null;
+      yield row;
     }
   } catch (error) {
-    throw csvFailure(label, error as Error);
-  }
-  if (!headerRead) {
-    throw new GatewayError('CSV_EMPTY', `${label}: the file is empty (no header)`, { file: label });
-  }
-  if (rows === 0 && options.requireRows) {
-    throw new GatewayError('CSV_EMPTY', `${label}: the file has a header but no rows`, { file: label, line: 1 });
+    if (error instanceof CsvError) throw parserFailure(label, header, error);
+    throw error;
+  } finally {
+    // After a failure (here or in the consumer, a failed COPY) the rest of the file is not wanted.
+    input.destroy();
   }
 }
