@@ -97,8 +97,11 @@ export interface Store {
   /** Refused for the default source and for a source that holds items. */
   deleteSource(sourceId: string): Promise<void>;
 
-  /** A lazily connected binding for one operation; resolve errors are thrown here, before any query. */
-  openTenant(sourceId: string): Promise<TenantSession>;
+  /**
+   * A lazily connected read binding for one operation; resolve errors are thrown here, before any query.
+   * Bindings opened with the same `operation` key belong to one operation and may share its transaction.
+   */
+  openTenant(sourceId: string, operation?: object): Promise<TenantSession>;
   /** One transaction for a write: committed when fn resolves, rolled back when it throws. */
   withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T>;
   /**

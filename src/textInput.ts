@@ -32,10 +32,30 @@ function argumentWithNul(schema: GraphQLSchema, document: DocumentNode, variable
   return found;
 }
 
+const documentHasNul = new WeakMap<DocumentNode, boolean>();
+
+function literalsHaveNul(document: DocumentNode): boolean {
+  let known = documentHasNul.get(document);
+  if (known === undefined) {
+    known = false;
+    visit(document, {
+      [Kind.STRING]: (node) => {
+        if (node.value.includes('\u0000')) known = true;
+      },
+    });
+    documentHasNul.set(document, known);
+  }
+  return known;
+}
+
 export function refuseNulCharacters(): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const found = argumentWithNul(args.schema, args.document, args.variableValues ?? {});
+      const variables = args.variableValues ?? {};
+      // The cheap checks first (documents are cached and reused, so their answer is too); the walk that
+      // names the argument runs only for a request that holds a NUL.
+      if (!hasNul(variables) && !literalsHaveNul(args.document)) return;
+      const found = argumentWithNul(args.schema, args.document, variables);
       if (found === null) return;
       let error: GatewayError;
       try {

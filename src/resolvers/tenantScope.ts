@@ -80,7 +80,7 @@ export class OperationTenants {
     let scope = this.scopes.get(sourceId);
     if (!scope) {
       scope = (async () => {
-        const session = await this.store.openTenant(sourceId);
+        const session = await this.store.openTenant(sourceId, this);
         return new TenantScope(session.source, session);
       })();
       this.scopes.set(sourceId, scope);

@@ -22,7 +22,12 @@ export interface RegistryOptions {
 const REGISTRY_LOCK = sql`SELECT pg_advisory_xact_lock(hashtext('sx-gateway:registry'))`;
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-async function exec(client: pg.ClientBase | pg.Pool, query: Sql): Promise<pg.QueryResult> {
+/** Anything that runs a parameterised statement: a pool, a client, or an operation's open read transaction. */
+export interface Queryable {
+  query(text: string, values: unknown[]): Promise<pg.QueryResult>;
+}
+
+async function exec(client: Queryable, query: Sql): Promise<pg.QueryResult> {
   return client.query(query.text, query.values as unknown[]);
 }
 
@@ -90,12 +95,15 @@ export class PostgresRegistry {
     return rows.map(sourceFromRow);
   }
 
-  /** The mapping or SOURCE_NOT_MAPPED: never a fallback to another schema. */
-  async resolve(sourceIdInput: string): Promise<SourceRecord> {
+  /**
+   * The mapping or SOURCE_NOT_MAPPED: never a fallback to another schema. `via` runs the lookup on a connection
+   * the caller already holds, so it never waits for a second one while holding the first.
+   */
+  async resolve(sourceIdInput: string, via?: Queryable): Promise<SourceRecord> {
     const sourceId = assertSourceId(sourceIdInput);
     const cached = this.cache.get(sourceId);
     if (cached && cached.expires > Date.now()) return cached.record;
-    const rows = (await exec(this.options.pool, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows as SourceRow[];
+    const rows = (await exec(via ?? this.options.pool, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows as SourceRow[];
     const row = rows[0];
     if (!row || !row.schema_name || !SCHEMA_NAME.test(row.schema_name)) {
       this.cache.delete(sourceId);

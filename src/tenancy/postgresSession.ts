@@ -25,6 +25,8 @@ export interface PgSessionOptions {
   observer?: StatementObserver;
   /** Called when the schema turned out to be gone, so the registry cache forgets the mapping. */
   onSchemaGone?: () => void;
+  /** The operation's read transaction, shared with the other sources the same operation names. */
+  shared?: OperationReadTransaction;
 }
 
 interface Bound {
@@ -70,6 +72,8 @@ export class PostgresTenantSession implements TenantSession {
   }
 
   private async query(query: Sql): Promise<pg.QueryResult> {
+    const { shared } = this.options;
+    if (shared) return this.guard(() => shared.query(this.options.sourceId, this.options.schemaName, query));
     return this.guard(async () => {
       const { client, ready } = await this.bind();
       this.observe(query.text);
@@ -95,13 +99,9 @@ export class PostgresTenantSession implements TenantSession {
     try {
       return await work();
     } catch (error) {
-      if (isSchemaGone(error)) {
-        this.options.onSchemaGone?.();
-        throw new GatewayError('SOURCE_NOT_MAPPED', `Source schema mapping missing/invalid for source_id=${this.options.sourceId}`, {
-          sourceId: this.options.sourceId,
-        });
-      }
-      throw asUnavailable(asStatementTimeout(error, this.options.statementTimeoutMs));
+      if (error instanceof EarlierFailure) throw clientError(error.failure, error.sourceId, this.options.statementTimeoutMs);
+      if (isSchemaGone(error)) this.options.onSchemaGone?.();
+      throw clientError(error, this.options.sourceId, this.options.statementTimeoutMs);
     }
   }
 
@@ -110,10 +110,7 @@ export class PostgresTenantSession implements TenantSession {
       const client = await this.options.pool.connect();
       // One simple-protocol message carries BEGIN and the set_config that binds the schema: one write and one
       // reply instead of two. The values are the registry's schema name and a number, quoted as literals.
-      const setup =
-        `${this.options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; ` +
-        `SELECT set_config('search_path', ${escapeLiteral(searchPathFor(this.options.schemaName))}, true), ` +
-        `set_config('statement_timeout', ${escapeLiteral(String(this.options.statementTimeoutMs))}, true)`;
+      const setup = transactionSetup(this.options.readOnly, this.options.schemaName, this.options.statementTimeoutMs);
       this.observe(setup);
       if (this.options.pipelined) {
         const ready = client.query(setup);
@@ -135,6 +132,7 @@ export class PostgresTenantSession implements TenantSession {
   async finish(ok: boolean): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    if (this.options.shared) return this.options.shared.leave(ok);
     if (!this.bound) return;
     const bound = await this.bound.catch(() => null);
     if (!bound) return;
@@ -147,6 +145,161 @@ export class PostgresTenantSession implements TenantSession {
       // A client whose transaction state is unknown is destroyed rather than handed to another tenant.
       client.release(error as Error);
       if (ok) throw error;
+    }
+  }
+}
+
+/** What a client hears about a failed statement: a code, never PostgreSQL's text. */
+function clientError(error: unknown, sourceId: string, statementTimeoutMs: number): unknown {
+  if (isSchemaGone(error)) {
+    return new GatewayError('SOURCE_NOT_MAPPED', `Source schema mapping missing/invalid for source_id=${sourceId}`, { sourceId });
+  }
+  return asUnavailable(asStatementTimeout(error, statementTimeoutMs));
+}
+
+/** A statement refused because an earlier one of the same operation's transaction failed. */
+class EarlierFailure extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly sourceId: string,
+  ) {
+    super('An earlier statement of this operation failed');
+  }
+}
+
+/** BEGIN and the first search_path travel as one simple-protocol message; the values are quoted literals. */
+function transactionSetup(readOnly: boolean, schemaName: string, statementTimeoutMs: number): string {
+  return (
+    `${readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; ` +
+    `SELECT set_config('search_path', ${escapeLiteral(searchPathFor(schemaName))}, true), ` +
+    `set_config('statement_timeout', ${escapeLiteral(String(statementTimeoutMs))}, true)`
+  );
+}
+
+/**
+ * One READ ONLY transaction on one pipelined client for every source an operation names. An operation that took
+ * a client per source would hold the first while it waits for the second: with few connections left (a small
+ * pool, or PgBouncer's server connections) operations end up each holding one and waiting for one, and none
+ * finishes. With one client per operation nothing waits while holding.
+ *
+ * The search_path stays transaction-local: a statement for another source than the previous one is queued right
+ * behind a `set_config('search_path', …, true)` for its own schema. Pipelining keeps the queue in the order
+ * it was written and both are queued in the same tick, so no statement runs under another source's path.
+ * The sources also read one snapshot, so aliased sources answer as of the same instant.
+ */
+export class OperationReadTransaction {
+  private bound: Promise<{ client: pg.PoolClient; ready: Promise<unknown> }> | null = null;
+  /** Schema of the last search_path queued on the client: what the next queued statement runs under. */
+  private schemaName: string | null = null;
+  private users = 0;
+  private allOk = true;
+  /** The first failure: later statements only see "transaction aborted", and should report what caused it. */
+  private failure: { error: unknown; sourceId: string } | null = null;
+  closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly statementTimeoutMs: number,
+    private readonly observer?: StatementObserver,
+  ) {}
+
+  join(): void {
+    this.users += 1;
+  }
+
+  /** Registry lookups of the operation's sources still in flight: the client is taken only when they are done. */
+  private readonly lookups = new Set<Promise<unknown>>();
+
+  /**
+   * An operation's root fields all start resolving their sources in the same tick, before any of them reads.
+   * Taking the client only after every lookup settled means no lookup ever waits for a connection while this
+   * transaction holds one (behind PgBouncer, lookups and reads share the server connections).
+   */
+  lookingUp(lookup: Promise<unknown>): void {
+    this.lookups.add(lookup);
+    const forget = () => this.lookups.delete(lookup);
+    lookup.then(forget, forget);
+  }
+
+  /** Whether the transaction has taken its client: later sources of the operation look themselves up on it. */
+  get started(): boolean {
+    return this.bound !== null && !this.closed && this.failure === null;
+  }
+
+  /**
+   * Runs a schema-qualified statement (a registry lookup) in this transaction, under whatever search_path is
+   * current: a second source of an operation is resolved on the connection the operation already holds.
+   */
+  async query(text: string, values: unknown[]): Promise<pg.QueryResult>;
+  async query(sourceId: string, schemaName: string, query: Sql): Promise<pg.QueryResult>;
+  async query(first: string, second: unknown, third?: Sql): Promise<pg.QueryResult> {
+    if (third === undefined) {
+      const { client, ready } = await this.bound!;
+      const [, result] = await Promise.all([ready, client.query(first, second as unknown[])]);
+      return result;
+    }
+    return this.statement(first, second as string, third);
+  }
+
+  private observe(sourceId: string, text: string): void {
+    this.observer?.({ dialect: 'postgres', sourceId, text });
+  }
+
+  private bind(sourceId: string, schemaName: string) {
+    this.bound ??= (async () => {
+      while (this.lookups.size > 0) await Promise.allSettled([...this.lookups]);
+      const client = await this.pool.connect();
+      const setup = transactionSetup(true, schemaName, this.statementTimeoutMs);
+      this.observe(sourceId, setup);
+      this.schemaName = schemaName;
+      const ready = client.query(setup);
+      ready.catch(() => undefined);
+      return { client, ready };
+    })();
+    return this.bound;
+  }
+
+  private async statement(sourceId: string, schemaName: string, query: Sql): Promise<pg.QueryResult> {
+    if (this.closed) throw new Error(`The operation's read transaction has ended (source ${sourceId})`);
+    const { client, ready } = await this.bind(sourceId, schemaName);
+    // From here to the statement's client.query nothing awaits: the switch and the statement are queued together.
+    let switched: Promise<unknown> = Promise.resolve();
+    if (this.schemaName !== schemaName) {
+      const text = `SELECT set_config('search_path', ${escapeLiteral(searchPathFor(schemaName))}, true)`;
+      this.observe(sourceId, text);
+      this.schemaName = schemaName;
+      switched = client.query(text);
+      switched.catch(() => undefined);
+    }
+    this.observe(sourceId, query.text);
+    try {
+      const [, , result] = await Promise.all([ready, switched, client.query(query.text, query.values as unknown[])]);
+      return result;
+    } catch (error) {
+      if ((error as { code?: string }).code === '25P02' && this.failure) throw new EarlierFailure(this.failure.error, this.failure.sourceId);
+      this.failure ??= { error, sourceId };
+      throw error;
+    }
+  }
+
+  /** Each session of the operation leaves once; the last one ends the transaction and returns the client. */
+  async leave(ok: boolean): Promise<void> {
+    this.users -= 1;
+    this.allOk &&= ok;
+    if (this.users > 0 || this.closed) return;
+    this.closed = true;
+    if (!this.bound) return;
+    const bound = await this.bound.catch(() => null);
+    if (!bound) return;
+    const { client, ready } = bound;
+    const commit = this.allOk && this.failure === null;
+    try {
+      await ready;
+      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+      client.release();
+    } catch (error) {
+      client.release(error as Error);
+      if (commit) throw error;
     }
   }
 }

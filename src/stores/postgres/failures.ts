@@ -29,6 +29,12 @@ export function asStatementTimeout(error: unknown, timeoutMs: number): unknown {
 /** Turns a connection failure into DATABASE_UNAVAILABLE (HTTP 503); other errors pass through unchanged. */
 export function asUnavailable(error: unknown): unknown {
   const code = (error as { code?: string })?.code;
+  const message = error instanceof Error ? error.message : '';
+  // Every pooled client busy for the pool's whole wait, or PgBouncer giving up on a free server connection:
+  // the server is there, the capacity is not.
+  if (/timeout exceeded when trying to connect|query_wait_timeout/i.test(message)) {
+    return new GatewayError('DATABASE_UNAVAILABLE', 'No database connection could be had in time (all busy, or PostgreSQL slow to answer); try again shortly', { reason: 'connect_timeout' });
+  }
   const connectionLost = error instanceof Error && CONNECTION_LOST.test(error.message);
   if ((code && UNAVAILABLE.has(code)) || connectionLost) {
     return new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is not reachable; try again shortly');

@@ -12,7 +12,7 @@ import type {
 } from '../../interfaces.js';
 import { searchPathFor } from '../../tenancy/identifiers.js';
 import { PostgresRegistry } from '../../tenancy/postgresRegistry.js';
-import { PostgresTenantSession } from '../../tenancy/postgresSession.js';
+import { OperationReadTransaction, PostgresTenantSession } from '../../tenancy/postgresSession.js';
 import { createPool } from './connect.js';
 import { asUnavailable } from './failures.js';
 
@@ -34,6 +34,8 @@ export class PostgresStore implements Store {
   private readonly adminPool: pg.Pool;
   readonly registry: PostgresRegistry;
   private readonly statementTimeoutMs: number;
+  /** The read transaction of each running operation, by the operation's key. */
+  private readonly operations = new WeakMap<object, OperationReadTransaction>();
 
   constructor(private readonly options: PostgresStoreOptions) {
     const { config } = options;
@@ -100,8 +102,27 @@ export class PostgresStore implements Store {
     return this.guard(() => this.registry.delete(sourceId));
   }
 
-  async openTenant(sourceId: string, readOnly = true, statementTimeoutMs = this.statementTimeoutMs): Promise<TenantSession> {
-    const source = await this.resolveSource(sourceId);
+  /**
+   * A read binding. Bindings opened with the same `operation` key share one transaction and one client (see
+   * OperationReadTransaction); without a key the binding has its own.
+   */
+  openTenant(sourceId: string, operation?: object): Promise<TenantSession> {
+    return this.openSession(sourceId, true, this.statementTimeoutMs, operation);
+  }
+
+  private async openSession(sourceId: string, readOnly: boolean, statementTimeoutMs: number, operation?: object): Promise<TenantSession> {
+    let shared: OperationReadTransaction | undefined;
+    if (readOnly && operation) {
+      shared = this.operations.get(operation);
+      if (!shared || shared.closed) {
+        shared = new OperationReadTransaction(this.pool, statementTimeoutMs, this.options.observer);
+        this.operations.set(operation, shared);
+      }
+    }
+    const lookup = this.guard(() => this.registry.resolve(sourceId, shared?.started ? shared : undefined));
+    shared?.lookingUp(lookup);
+    const source = await lookup;
+    shared?.join();
     return new PostgresTenantSession({
       pool: readOnly ? this.pool : this.writePool,
       pipelined: readOnly,
@@ -112,11 +133,12 @@ export class PostgresStore implements Store {
       statementTimeoutMs,
       observer: this.options.observer,
       onSchemaGone: () => this.registry.invalidate(source.id),
+      shared,
     });
   }
 
   async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>, statementTimeoutMs = this.statementTimeoutMs): Promise<T> {
-    const session = await this.openTenant(sourceId, false, statementTimeoutMs);
+    const session = await this.openSession(sourceId, false, statementTimeoutMs);
     try {
       const result = await fn(session.db);
       await session.finish(true);
