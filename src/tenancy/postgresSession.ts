@@ -133,19 +133,22 @@ export class PostgresTenantSession implements TenantSession {
     if (this.finished) return;
     this.finished = true;
     if (this.options.shared) return this.options.shared.leave(ok);
-    if (!this.bound) return;
-    const bound = await this.bound.catch(() => null);
-    if (!bound) return;
-    const { client, ready } = bound;
-    try {
-      await ready;
-      await client.query(ok ? 'COMMIT' : 'ROLLBACK');
-      client.release();
-    } catch (error) {
-      // A client whose transaction state is unknown is destroyed rather than handed to another tenant.
-      client.release(error as Error);
-      if (ok) throw error;
-    }
+    if (this.bound) await endTransaction(this.bound, ok);
+  }
+}
+
+/** Commit or roll back, and hand the client back; a client whose transaction state is unknown is destroyed instead. */
+async function endTransaction(binding: Promise<Bound>, commit: boolean): Promise<void> {
+  const bound = await binding.catch(() => null);
+  if (!bound) return;
+  const { client, ready } = bound;
+  try {
+    await ready;
+    await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+    client.release();
+  } catch (error) {
+    client.release(error as Error);
+    if (commit) throw error;
   }
 }
 
@@ -188,7 +191,7 @@ function transactionSetup(readOnly: boolean, schemaName: string, statementTimeou
  * The sources also read one snapshot, so aliased sources answer as of the same instant.
  */
 export class OperationReadTransaction {
-  private bound: Promise<{ client: pg.PoolClient; ready: Promise<unknown> }> | null = null;
+  private bound: Promise<Bound> | null = null;
   /** Schema of the last search_path queued on the client: what the next queued statement runs under. */
   private schemaName: string | null = null;
   private users = 0;
@@ -288,18 +291,6 @@ export class OperationReadTransaction {
     this.allOk &&= ok;
     if (this.users > 0 || this.closed) return;
     this.closed = true;
-    if (!this.bound) return;
-    const bound = await this.bound.catch(() => null);
-    if (!bound) return;
-    const { client, ready } = bound;
-    const commit = this.allOk && this.failure === null;
-    try {
-      await ready;
-      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
-      client.release();
-    } catch (error) {
-      client.release(error as Error);
-      if (commit) throw error;
-    }
+    if (this.bound) await endTransaction(this.bound, this.allOk && this.failure === null);
   }
 }
