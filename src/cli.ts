@@ -1,34 +1,16 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import pino from 'pino';
 import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
 import { importDemo } from './demo.js';
 import { isGatewayError } from './errors.js';
 import { importCsv, type ImportProgress } from './import/importCsv.js';
-import { openStore, type OpenedStore } from './stores/openStore.js';
+import { openStore } from './stores/openStore.js';
+import { EXIT_FAILED, EXIT_USAGE, logger, requireFile, withStore } from './commands/shared.js';
 import { version } from './schema/version.js';
-
-/** Exit codes: 0 success, 1 the command failed, 2 bad usage or configuration. */
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
 
 const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 /** How long serve waits for the store to close after the drain before it exits anyway. */
 const STORE_CLOSE_LIMIT_MS = 5000;
-
-// Synchronous: a line is written before the next statement runs, so none is lost at process.exit. The
-// asynchronous destination flushes at exit and retries a broken pipe forever: with its reader gone (a log
-// collector that died, a parent killed), stderr would keep serve from ever exiting after SIGTERM.
-const logger = pino({ level: process.env.SX_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 2, sync: true }));
-
-async function withStore<T>(config: GatewayConfig, fn: (opened: OpenedStore) => Promise<T>): Promise<T> {
-  const opened = await openStore(config);
-  try {
-    return await fn(opened);
-  } finally {
-    await opened.close();
-  }
-}
 
 function progressPrinter(): (progress: ImportProgress) => void {
   let last = 0;
@@ -42,11 +24,6 @@ function progressPrinter(): (progress: ImportProgress) => void {
         : `${progress.file}: ${progress.rows} rows, ${(progress.bytes / 1e6).toFixed(1)} MB read\n`,
     );
   };
-}
-
-function requireFile(path: string, option: string): string {
-  if (!existsSync(path)) throw new CommanderError(EXIT_USAGE, 'sx.file', `${option}: no such file: ${path}`);
-  return path;
 }
 
 const program = new Command()
@@ -185,6 +162,8 @@ program
     }
   });
 
+// Operations commands, one module each.
+
 program.exitOverride();
 
 try {
@@ -192,7 +171,7 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) process.exit(0);
-    if (error.code === 'sx.file') process.stderr.write(`error: ${error.message}\n`);
+    if (error.code === 'sx.usage') process.stderr.write(`error: ${error.message}\n`);
     process.exit(EXIT_USAGE);
   }
   if (error instanceof ConfigError) {
