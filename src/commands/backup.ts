@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { createBackup, type BackupReport } from '../operations/backup.js';
+import { openPostgresTarget } from '../operations/postgresTarget.js';
+import { positiveInteger, printResult, usageError } from './shared.js';
+
+const DEFAULT_KEEP = 7;
+
+function backupLines(report: BackupReport): string[] {
+  const lines = [
+    `backup written: ${report.dumpFile} (${(report.bytes / 1e6).toFixed(2)} MB, sha256 ${report.sha256.slice(0, 16)}…) in ${(report.durationMs / 1000).toFixed(2)} s`,
+    `manifest: ${report.manifestFile}`,
+  ];
+  for (const source of report.sources) {
+    lines.push(`  ${source.id}: schema ${source.schemaName}, migration ${source.migrationVersion ?? '-'}`);
+    for (const t of source.tables) lines.push(`    ${t.table.padEnd(22)} ${String(t.rows).padStart(9)} rows  ${t.checksum.slice(0, 16)}`);
+  }
+  if (report.pruned.length) lines.push(`pruned ${report.pruned.length} older backup(s): ${report.pruned.join(', ')}`);
+  return lines;
+}
+
+export function registerBackupCommands(program: Command): void {
+  program
+    .command('backup')
+    .description('pg_dump (custom format) of the whole database or of one source, with a manifest of its checksums')
+    .option('--all', 'the whole database: every schema and the global tables')
+    .option('--source <id>', "one source: its schema; its rows of public.sources and the registry go in the manifest")
+    .requiredOption('--out <dir>', 'folder for the .dump and its .manifest.json (created when missing)')
+    .option('--keep <n>', `keep the n newest backups of this kind (and source) in the folder`, positiveInteger('--keep'), DEFAULT_KEEP)
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      '\nThe manifest records the time, the server version, every source with its schema and migration version, and\n' +
+        'the row count and SHA-256 checksum of each of its tables, all read in the snapshot pg_dump dumps.\n' +
+        'pg_dump comes from SX_PG_BIN_DIR when set, else PATH, and must be at least the server\'s major version.',
+    )
+    .action(async (options: { all?: boolean; source?: string; out: string; keep: number; json?: boolean }) => {
+      if (Boolean(options.all) === (options.source !== undefined)) throw usageError('backup: give exactly one of --all and --source <id>');
+      const config = loadConfig();
+      const target = await openPostgresTarget(config);
+      try {
+        const report = await createBackup({
+          config,
+          target,
+          outDir: options.out,
+          sourceId: options.source,
+          keep: options.keep,
+          onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+        });
+        printResult(options.json, report, () => backupLines(report));
+      } finally {
+        await target.close();
+      }
+    });
+
+  program
+    .command('export')
+    .description('One source in the per-source backup format, to move it to another database (see import-schema)')
+    .requiredOption('--source <id>', 'source id')
+    .requiredOption('--out <dir>', 'folder for the .dump and its .manifest.json')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (options: { source: string; out: string; json?: boolean }) => {
+      const config = loadConfig();
+      const target = await openPostgresTarget(config);
+      try {
+        const report = await createBackup({
+          config,
+          target,
+          outDir: options.out,
+          sourceId: options.source,
+          onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+        });
+        printResult(options.json, report, () => [...backupLines(report), `import it elsewhere with: sx-gateway import-schema ${report.dumpFile} --dsn <url>`]);
+      } finally {
+        await target.close();
+      }
+    });
+}

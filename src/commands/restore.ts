@@ -1,0 +1,132 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { listBackups, dumpPathOf } from '../operations/backupManifest.js';
+import { openPostgresTarget } from '../operations/postgresTarget.js';
+import { restoreBackup, type RestoreReport } from '../operations/restore.js';
+import { maskDsn } from '../operations/pgTools.js';
+import { EXIT_FAILED, printResult, usageError } from './shared.js';
+
+function restoreLines(report: RestoreReport): string[] {
+  const lines = [
+    `restored ${report.backup.file} (${report.backup.kind} backup of ${report.backup.createdAt}, PostgreSQL ${report.backup.serverVersion}) into ${report.target}`,
+  ];
+  for (const source of report.sources) {
+    const migrated = source.migratedTo === null ? '' : `, migrated ${source.migratedFrom} → ${source.migratedTo}`;
+    lines.push(`  ${source.id}: globals, then schema ${source.schemaName}${source.replaced ? ' (replaced)' : ''}${migrated}, ${(source.durationMs / 1000).toFixed(2)} s`);
+  }
+  lines.push('verification:');
+  for (const v of report.verification) {
+    lines.push(`  ${v.sourceId}: registry ${v.registryOk ? `ok (${v.schemaName})` : 'FAILED'}`);
+    for (const t of v.tables) {
+      const ok = t.rows === t.expectedRows && t.checksumOk;
+      lines.push(`    ${t.table.padEnd(22)} ${String(t.rows).padStart(9)} rows  ${ok ? 'checksum ok' : `FAILED (expected ${t.expectedRows} rows, checksum ${t.checksumOk ? 'equal' : 'differs'})`}`);
+    }
+    const g = v.gateway;
+    lines.push(`    gateway: health ${g.status}, stats.items ${g.items}, items.totalCount ${g.totalCount}, first page ${g.pageIds} ids  ${g.ok ? 'ok' : 'FAILED'}`);
+    for (const problem of v.problems) lines.push(`    problem: ${problem}`);
+  }
+  lines.push(report.ok ? `restore verified: ${report.sources.length} source(s)` : 'restore NOT verified: see the problems above');
+  return lines;
+}
+
+async function runRestore(
+  file: string,
+  options: { source?: string; dsn?: string; force?: boolean; json?: boolean },
+  requireNewSource: boolean,
+): Promise<RestoreReport> {
+  const config = loadConfig();
+  const target = await openPostgresTarget(config, options.dsn);
+  try {
+    const report = await restoreBackup({
+      config,
+      target,
+      file,
+      sourceId: options.source,
+      force: options.force,
+      requireNewSource,
+      onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+    });
+    printResult(options.json, report, () => restoreLines(report));
+    if (!report.ok) process.exitCode = EXIT_FAILED;
+    return report;
+  } finally {
+    await target.close();
+  }
+}
+
+export function registerRestoreCommands(program: Command): void {
+  program
+    .command('restore')
+    .description('Restore a backup: global rows first, then the schema(s), then a verification pass')
+    .argument('<file>', 'the backup\'s .dump (its .manifest.json must sit beside it) or the manifest')
+    .option('--source <id>', 'restore only this source of the backup')
+    .option('--dsn <url>', 'restore into this database instead of the configured one')
+    .option('--force', 'replace a schema that holds rows (its rows are lost)')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      '\nEach source is restored in one transaction (psql --single-transaction fed by pg_restore): its rows of\n' +
+        'public.sources and the registry, then its schema. Verification compares every table\'s rows and checksum\n' +
+        'with the manifest and asks the gateway for health, stats and items of the source. Exit code 1 when a\n' +
+        'check fails.',
+    )
+    .action(async (file: string, options: { source?: string; dsn?: string; force?: boolean; json?: boolean }) => {
+      await runRestore(file, options, false);
+    });
+
+  program
+    .command('import-schema')
+    .description('Bring in a source exported with `export` (or a per-source backup); the source must not exist there yet')
+    .argument('<file>', 'the exported .dump or its .manifest.json')
+    .option('--dsn <url>', 'import into this database instead of the configured one')
+    .option('--force', 'replace the source if it exists')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (file: string, options: { dsn?: string; force?: boolean; json?: boolean }) => {
+      await runRestore(file, options, true);
+    });
+
+  program
+    .command('rollback')
+    .description('Controlled rollback: restore the newest whole-database backup into a database, then bootstrap missing mappings')
+    .requiredOption('--from <dir>', 'folder of `backup --all` backups')
+    .requiredOption('--dsn <url>', 'the database to restore into (the app is then pointed at it)')
+    .option('--force', 'replace schemas that hold rows')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      '\nFast rollback needs no command: set SX_DB_BACKEND_MODE=SQLITE and restart; the SQLite file serves and\n' +
+        'PostgreSQL is left as it is for forensic replay. See docs/RUNBOOK.md.',
+    )
+    .action(async (options: { from: string; dsn: string; force?: boolean; json?: boolean }) => {
+      const newest = (await listBackups(options.from, 'all'))[0];
+      if (!newest) throw usageError(`rollback: no whole-database backup (sx-all-*.manifest.json) in ${options.from}`);
+      const file = dumpPathOf(options.from, newest.base);
+      const config = loadConfig();
+      const target = await openPostgresTarget(config, options.dsn);
+      try {
+        const report = await restoreBackup({
+          config,
+          target,
+          file,
+          force: options.force,
+          onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+        });
+        // The seed's last step: sources of the target without a usable mapping get one, and only those.
+        const bootstrapped: string[] = [];
+        for (const source of await target.store.listSources()) {
+          if (source.schemaName) continue;
+          await target.store.bootstrapSource({ sourceId: source.id });
+          bootstrapped.push(source.id);
+        }
+        const result = { ...report, bootstrapped, repoint: `SX_POSTGRES_DSN=${maskDsn(target.dsn)}` };
+        printResult(options.json, result, () => [
+          ...restoreLines(report),
+          bootstrapped.length ? `bootstrapped missing mappings: ${bootstrapped.join(', ')}` : 'no mapping was missing',
+          `next: set ${result.repoint} (with its password) and restart the gateway`,
+        ]);
+        if (!report.ok) process.exitCode = EXIT_FAILED;
+      } finally {
+        await target.close();
+      }
+    });
+}
