@@ -5,7 +5,13 @@ import { importDemo } from './demo.js';
 import { isGatewayError } from './errors.js';
 import { importCsv, type ImportProgress } from './import/importCsv.js';
 import { openStore } from './stores/openStore.js';
+import { registerBackupCommands } from './commands/backup.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerRestoreCommands } from './commands/restore.js';
+import { registerMigrateCommand } from './commands/migrate.js';
 import { EXIT_FAILED, EXIT_USAGE, logger, requireFile, withStore } from './commands/shared.js';
+import { registerCutoverCommand } from './commands/cutover.js';
+import { registerSmokeCommand } from './commands/smoke.js';
 import { version } from './schema/version.js';
 
 const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -30,7 +36,9 @@ const program = new Command()
   .name('sx-gateway')
   .description('GraphQL gateway over a media library: SQLite embedded, PostgreSQL primary with one schema per source')
   .version(version)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Before the subcommands: commander copies this setting into each command when it is created.
+  .exitOverride();
 
 program
   .command('serve')
@@ -163,8 +171,13 @@ program
   });
 
 // Operations commands, one module each.
+registerMigrateCommand(program);
+registerBackupCommands(program);
+registerDoctorCommand(program);
+registerRestoreCommands(program);
+registerCutoverCommand(program);
+registerSmokeCommand(program);
 
-program.exitOverride();
 
 try {
   await program.parseAsync(process.argv);
