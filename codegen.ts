@@ -11,7 +11,12 @@ const config: CodegenConfig = {
   generates: {
     'client/generated/': {
       preset: 'client',
-      config: { useTypeImports: true, enumsAsTypes: true },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        // The graphql-scalars types as they arrive in a JSON response.
+        scalars: { NonNegativeInt: 'number', DateTime: 'string', JSONObject: 'Record<string, unknown>', File: 'File' },
+      },
     },
   },
 };

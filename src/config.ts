@@ -35,6 +35,7 @@ const envSchema = z
     SX_SHUTDOWN_GRACE_SEC: z.coerce.number().min(0).max(3600).default(25),
     SX_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
+    SX_DB_BACKEND_SYNC_TTL_SEC: z.coerce.number().min(0).default(120),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
     SX_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
@@ -66,6 +67,8 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   adminToken: string | null;
   registryCacheTtlMs: number;
+  /** POSTGRES_MIRROR: how old a source's SQLite copy may be before a read pulls it again; 0 pulls before every operation. */
+  mirrorSyncTtlMs: number;
   demoImport: boolean;
   /** Execute operations through graphql-jit (compiled once per document) instead of graphql-js. */
   graphqlJit: boolean;
@@ -108,8 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const parsed = envSchema.safeParse(present);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   // The seed forbids a silent fallback: PRIMARY without a DSN must not quietly serve SQLite.
-  if (present.SX_DB_BACKEND_MODE === 'POSTGRES_PRIMARY' && !present.SX_POSTGRES_DSN) {
-    problems.push('SX_POSTGRES_DSN: is required when SX_DB_BACKEND_MODE=POSTGRES_PRIMARY (a postgres:// URL or "embedded")');
+  // MIRROR pulls every source it serves from PostgreSQL: without a DSN it would be SQLITE under another name.
+  const mode = present.SX_DB_BACKEND_MODE;
+  if ((mode === 'POSTGRES_PRIMARY' || mode === 'POSTGRES_MIRROR') && !present.SX_POSTGRES_DSN) {
+    problems.push(`SX_POSTGRES_DSN: is required when SX_DB_BACKEND_MODE=${mode} (a postgres:// URL or "embedded")`);
   }
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
@@ -129,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     shutdownGraceMs: e.SX_SHUTDOWN_GRACE_SEC * 1000,
     adminToken: e.SX_ADMIN_TOKEN ?? null,
     registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,
+    mirrorSyncTtlMs: e.SX_DB_BACKEND_SYNC_TTL_SEC * 1000,
     demoImport: e.SX_DEMO_IMPORT === '1',
     graphqlJit: e.SX_GRAPHQL_JIT === '1',
     logLevel: e.SX_LOG_LEVEL,

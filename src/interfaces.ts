@@ -78,6 +78,15 @@ export interface DatabaseHealth {
   error: string | null;
 }
 
+/** Tenant schemas below the latest migration, as health reports them. */
+export interface MigrationHealth {
+  /** The highest tenant migration this build ships; null where schemas carry no version (SQLite: see layout.sql). */
+  latestVersion: number | null;
+  behindCount: number;
+  /** The first of them, furthest behind first. */
+  schemasBehind: { sourceId: string; schemaName: string; version: number }[];
+}
+
 /**
  * The two stores implement this; the GraphQL layer and the commands cannot tell which one they talk to.
  * Every method that touches a source's rows goes through `openTenant` / `withTenant`, the tenancy boundary.
@@ -109,6 +118,9 @@ export interface Store {
    * connection so the shared one never waits on a write lock held across an await.
    */
   withImport<T>(sourceId: string, fn: (db: TenantDb, runAtomically: <R>(merge: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T>;
+
+  /** Which tenant schemas are behind; optional, as a store without versioned schemas has none to report. */
+  migrationHealth?(): Promise<MigrationHealth>;
 
   close(): Promise<void>;
 }

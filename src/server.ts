@@ -10,6 +10,7 @@ import { ERROR_CODES } from './errors.js';
 import type { Store } from './interfaces.js';
 import { contextOfRequest, createContext, type GatewayContext } from './resolvers/context.js';
 import { requestLimitPlugins } from './requestLimits.js';
+import { migrationHealthOf } from './schema/health.js';
 import { schema } from './schema/index.js';
 import { refuseNulCharacters } from './textInput.js';
 import { version } from './schema/version.js';
@@ -98,10 +99,11 @@ function healthEndpoint(store: Store): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname !== '/health') return;
-      const database = await store.health();
+      const [database, migrations] = await Promise.all([store.health(), migrationHealthOf(store)]);
       endResponse(
         fetchAPI.Response.json(
-          { status: database.reachable ? 'ok' : 'degraded', version, backend: store.backendContext(null), database },
+          // Schemas behind leave status ok and the answer 200: they still serve (see Health.migrations).
+          { status: database.reachable ? 'ok' : 'degraded', version, backend: store.backendContext(null), database, migrations },
           { status: database.reachable ? 200 : 503 },
         ),
       );

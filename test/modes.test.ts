@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { listen } from '../src/server.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { libraryCsv } from './support/csv.js';
@@ -8,7 +8,7 @@ import { startTestGateway, uploadCsv, type TestGateway } from './support/gateway
 describe('POSTGRES_MIRROR (transitional)', () => {
   let gateway: TestGateway;
   beforeAll(async () => {
-    gateway = await startTestGateway('sqlite', { SX_DB_BACKEND_MODE: 'POSTGRES_MIRROR' });
+    gateway = await startTestGateway('mirror');
   });
   afterAll(async () => {
     await gateway?.close();
@@ -28,6 +28,14 @@ describe('POSTGRES_MIRROR (transitional)', () => {
     });
     expect(response.body.data.source.backend).toEqual({ backend: 'postgres_mirror', deprecated: true, notice });
     expect(response.body.data.source.items.totalCount).toBe(2);
+  });
+
+  it('needs a PostgreSQL DSN, as POSTGRES_PRIMARY does', () => {
+    expect(() => loadConfig({ SX_DB_BACKEND_MODE: 'POSTGRES_MIRROR' })).toThrowError(ConfigError);
+    expect(() => loadConfig({ SX_DB_BACKEND_MODE: 'POSTGRES_MIRROR' })).toThrowError(/SX_POSTGRES_DSN: is required when SX_DB_BACKEND_MODE=POSTGRES_MIRROR/);
+    const config = loadConfig({ SX_DB_BACKEND_MODE: 'POSTGRES_MIRROR', SX_POSTGRES_DSN: 'embedded', SX_DB_BACKEND_SYNC_TTL_SEC: '7' });
+    expect(config.mirrorSyncTtlMs).toBe(7000);
+    expect(loadConfig({}).mirrorSyncTtlMs).toBe(120_000);
   });
 });
 

@@ -47,14 +47,14 @@ export type ItemsPageQueryVariables = Exact<{
 }>;
 
 
-export type ItemsPageQuery = { source: { backend: { backend: string, schema: string | null }, items: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, authorUniqueId: string | null, authorName: string | null, caption: string | null, bookmarked: boolean, bookmarkTimestamp: string | null, updatedAt: unknown, meta: { rating: number | null, status: string | null, statuses: Array<string>, tags: Array<string> } }> } } };
+export type ItemsPageQuery = { source: { backend: { backend: string, schema: string | null }, items: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ id: string, authorUniqueId: string | null, authorName: string | null, caption: string | null, bookmarked: boolean, bookmarkTimestamp: string | null, updatedAt: string, meta: { rating: number | null, status: string | null, statuses: Array<string>, tags: Array<string> } }> } } };
 
 export type StatsQueryVariables = Exact<{
   sourceId: string | number;
 }>;
 
 
-export type StatsQuery = { source: { stats: { items: number, bookmarked: number, authors: number, lastUpdatedAt: unknown, searchIndex: { engine: string, ready: boolean } } } };
+export type StatsQuery = { source: { stats: { items: number, bookmarked: number, authors: number, lastUpdatedAt: string | null, searchIndex: { engine: string, ready: boolean } } } };
 
 
 export const SourcesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Sources"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"sources"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"label"}},{"kind":"Field","name":{"kind":"Name","value":"isDefault"}},{"kind":"Field","name":{"kind":"Name","value":"schemaName"}}]}}]}}]} as unknown as DocumentNode<SourcesQuery, SourcesQueryVariables>;

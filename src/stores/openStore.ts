@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../config.js';
 import type { StatementObserver, Store } from '../interfaces.js';
+import { MirrorStore } from './mirror/mirrorStore.js';
 import { startEmbeddedPostgres } from './postgres/connect.js';
 import { PostgresStore } from './postgres/postgresStore.js';
 import { SqliteStore } from './sqlite/sqliteStore.js';
@@ -11,9 +12,12 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-/** The store for the configured mode. POSTGRES_PRIMARY never falls back to SQLite. */
+/**
+ * The store for the configured mode. POSTGRES_PRIMARY never falls back to SQLite; POSTGRES_MIRROR opens both and
+ * serves from SQLite what it pulled from PostgreSQL (see MirrorStore).
+ */
 export async function openStore(config: GatewayConfig, observer?: StatementObserver): Promise<OpenedStore> {
-  if (config.mode !== 'POSTGRES_PRIMARY') {
+  if (config.mode === 'SQLITE') {
     const store = new SqliteStore({ file: config.sqlitePath, mode: config.mode, observer });
     return { store, firstRun: store.created, close: () => store.close() };
   }
@@ -31,13 +35,20 @@ export async function openStore(config: GatewayConfig, observer?: StatementObser
     firstRun = embedded.created;
     stopEmbedded = embedded.stop;
   }
-  const store = new PostgresStore({ dsn, adminDsn, config, observer });
+  const postgres = new PostgresStore({ dsn, adminDsn, config, observer });
   try {
-    await store.prepare();
+    // MIRROR too: a gateway that starts without its truth would serve copies no one can tell are current.
+    await postgres.prepare();
   } catch (error) {
-    await store.close().catch(() => undefined);
+    await postgres.close().catch(() => undefined);
     await stopEmbedded().catch(() => undefined);
     throw error;
+  }
+  let store: Store = postgres;
+  if (config.mode === 'POSTGRES_MIRROR') {
+    const sqlite = new SqliteStore({ file: config.sqlitePath, mode: config.mode, observer });
+    // The demo import of a first run goes to PostgreSQL, so a first run is a new cluster, not a new SQLite file.
+    store = new MirrorStore({ sqlite, postgres, syncTtlMs: config.mirrorSyncTtlMs });
   }
   return {
     store,

@@ -2,8 +2,18 @@ import type pg from 'pg';
 import sql, { type Sql } from 'sql-template-tag';
 import { GatewayError } from '../errors.js';
 import type { SourceInput, SourceRecord } from '../interfaces.js';
-import { latestTenantVersion, tenantMigrations } from '../stores/postgres/migrations.js';
-import { ident, qualified, schemaNameFor, searchPathFor } from './identifiers.js';
+import { ident, qualified, schemaNameFor } from './identifiers.js';
+import {
+  lockSchemaForMigration,
+  migrateSchemaIn,
+  migrateSchemas,
+  schemaMigrationStatus,
+  schemasBehind,
+  type MigrateOptions,
+  type MigrationTarget,
+  type SchemaMigrationReport,
+  type SchemaMigrationStatus,
+} from './schemaMigrations.js';
 import { assertSourceId } from './sourceId.js';
 import { sourceFromRow, type SourceRow } from './sourceRecord.js';
 
@@ -90,8 +100,9 @@ export class PostgresRegistry {
     else this.cache.delete(sourceId);
   }
 
-  async list(): Promise<SourceRecord[]> {
-    const rows = (await exec(this.options.pool, this.selectSources(sql``))).rows as SourceRow[];
+  /** Every source with its mapping; `via` reads them on a connection the caller holds (a backup's snapshot). */
+  async list(via?: Queryable): Promise<SourceRecord[]> {
+    const rows = (await exec(via ?? this.options.pool, this.selectSources(sql``))).rows as SourceRow[];
     return rows.map(sourceFromRow);
   }
 
@@ -118,9 +129,11 @@ export class PostgresRegistry {
 
   /**
    * Schema, tables, indexes, migrations and registry rows in one transaction under the registry lock:
-   * idempotent, and two bootstraps at once (even of the same source) serialise instead of colliding.
+   * idempotent, and two bootstraps at once (even of the same source) serialise instead of colliding. The
+   * layout comes from the migrator, so a new schema starts at the latest version with its record.
+   * `targetVersion` (tests only) builds a schema as an older gateway would have.
    */
-  async bootstrap(input: SourceInput): Promise<SourceRecord> {
+  async bootstrap(input: SourceInput, options: Pick<MigrateOptions, 'targetVersion'> = {}): Promise<SourceRecord> {
     const sourceId = assertSourceId(input.sourceId);
     const record = await this.inTransaction(async (client) => {
       await exec(client, REGISTRY_LOCK);
@@ -139,16 +152,11 @@ export class PostgresRegistry {
           );
         }
       }
-      // The registry's version only counts while the schema exists (a restore or a manual drop can leave a
-      // registry row behind); a missing schema is built from the first migration.
+      // Before any registry write, so every path takes the registry lock, then the schema's, then the registry
+      // row (migrate takes the last two in that order too): no two of them can wait on each other in a circle.
+      await lockSchemaForMigration(client, schemaName);
       const schemaExists =
         (await exec(client, sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schemaName}`)).rowCount === 1;
-      await exec(client, sql`CREATE SCHEMA IF NOT EXISTS ${ident(schemaName)}`);
-      await exec(client, sql`SELECT set_config('search_path', ${searchPathFor(schemaName)}, true)`);
-      const from = schemaExists ? (existing?.migration_version ?? 0) : 0;
-      for (const migration of tenantMigrations) {
-        if (migration.version > from) await client.query(migration.text);
-      }
       const isFirst = (await exec(client, sql`SELECT count(*) AS n FROM public.sources`)).rows[0].n === 0;
       await exec(client, sql`
         INSERT INTO public.sources (id, label, kind, description, enabled, is_default)
@@ -161,10 +169,15 @@ export class PostgresRegistry {
           enabled     = COALESCE(${input.enabled === undefined || input.enabled === null ? null : input.enabled ? 1 : 0}, sources.enabled),
           updated_at  = now()`);
       await exec(client, sql`
-        INSERT INTO ${this.registry} (source_id, schema_name, migration_version)
-        VALUES (${sourceId}, ${schemaName}, ${latestTenantVersion})
-        ON CONFLICT (source_id) DO UPDATE SET migration_version = EXCLUDED.migration_version, updated_at = now()
-        WHERE ${this.registry}.migration_version IS DISTINCT FROM EXCLUDED.migration_version`);
+        INSERT INTO ${this.registry} (source_id, schema_name, migration_version) VALUES (${sourceId}, ${schemaName}, 0)
+        ON CONFLICT (source_id) DO NOTHING`);
+      // The registry's version only counts while the schema exists (a restore or a manual drop can leave a
+      // registry row behind): the migrator would take it for migrations a new, empty schema never ran.
+      if (!schemaExists) {
+        await exec(client, sql`UPDATE ${this.registry} SET migration_version = 0 WHERE source_id = ${sourceId} AND migration_version <> 0`);
+      }
+      await exec(client, sql`CREATE SCHEMA IF NOT EXISTS ${ident(schemaName)}`);
+      await migrateSchemaIn(client, { sourceId, schemaName }, this.registry, { targetVersion: options.targetVersion });
       return (await exec(client, this.selectSources(sql`WHERE s.id = ${sourceId}`))).rows[0] as SourceRow;
     });
     this.invalidate(sourceId);
@@ -196,11 +209,54 @@ export class PostgresRegistry {
       if (items > 0) {
         throw new GatewayError('SOURCE_HAS_DATA', `Refusing to delete source_id=${source.id}: it holds ${items} items`, { items });
       }
+      // A migration running on the schema finishes first; one starting after finds the schema gone.
+      await lockSchemaForMigration(client, current.schema_name);
       await exec(client, sql`DROP SCHEMA IF EXISTS ${ident(current.schema_name)} CASCADE`);
       await exec(client, sql`DELETE FROM ${this.registry} WHERE source_id = ${source.id}`);
       await exec(client, sql`DELETE FROM public.sources WHERE id = ${source.id}`);
     });
     this.invalidate(source.id);
+  }
+
+  /** The schemas to migrate: every registered one, or those of the named sources (each must be registered). */
+  async migrationTargets(sourceIds?: readonly string[]): Promise<MigrationTarget[]> {
+    if (!sourceIds) {
+      const { rows } = await exec(this.options.pool, sql`SELECT source_id, schema_name FROM ${this.registry} ORDER BY source_id`);
+      return rows.map((row) => ({ sourceId: row.source_id as string, schemaName: row.schema_name as string }));
+    }
+    const targets: MigrationTarget[] = [];
+    for (const sourceId of new Set(sourceIds)) {
+      const source = await this.resolve(sourceId);
+      targets.push({ sourceId: source.id, schemaName: source.schemaName! });
+    }
+    return targets;
+  }
+
+  /**
+   * Migrates the schemas of `sourceIds` (default: all) on `pool`, `concurrency` at a time, each in its own
+   * transaction; a failed schema is in its report, the others go on.
+   */
+  async migrateAll(
+    pool: pg.Pool,
+    options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number },
+  ): Promise<SchemaMigrationReport[]> {
+    const targets = await this.migrationTargets(options.sourceIds);
+    const reports = await migrateSchemas(pool, targets, this.registry, options);
+    for (const report of reports) if (report.applied.length > 0 && !options.dryRun) this.invalidate(report.sourceId);
+    return reports;
+  }
+
+  /** Each schema's registry version against its record, and drifted files (for doctor). */
+  migrationStatus(): Promise<SchemaMigrationStatus[]> {
+    return schemaMigrationStatus(this.options.pool, this.registry);
+  }
+
+  /**
+   * The schemas below the latest version, at most `limit` of them, and how many there are (for health). `via`
+   * asks on another pool: a health probe must not queue behind imports holding the write pool.
+   */
+  schemasBehind(limit: number, via?: pg.Pool): ReturnType<typeof schemasBehind> {
+    return schemasBehind(via ?? this.options.pool, this.registry, limit);
   }
 
   private async inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

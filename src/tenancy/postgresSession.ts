@@ -21,6 +21,11 @@ export interface PgSessionOptions {
   sourceId: string;
   schemaName: string;
   readOnly: boolean;
+  /**
+   * REPEATABLE READ: every statement of the transaction reads the snapshot its first one took (a copy read in
+   * batches). Unset: PostgreSQL's READ COMMITTED.
+   */
+  isolation?: 'REPEATABLE READ';
   statementTimeoutMs: number;
   observer?: StatementObserver;
   /** Called when the schema turned out to be gone, so the registry cache forgets the mapping. */
@@ -110,7 +115,7 @@ export class PostgresTenantSession implements TenantSession {
       const client = await this.options.pool.connect();
       // One simple-protocol message carries BEGIN and the set_config that binds the schema: one write and one
       // reply instead of two. The values are the registry's schema name and a number, quoted as literals.
-      const setup = transactionSetup(this.options.readOnly, this.options.schemaName, this.options.statementTimeoutMs);
+      const setup = transactionSetup(this.options.readOnly, this.options.schemaName, this.options.statementTimeoutMs, this.options.isolation);
       this.observe(setup);
       if (this.options.pipelined) {
         const ready = client.query(setup);
@@ -171,9 +176,10 @@ class EarlierFailure extends Error {
 }
 
 /** BEGIN and the first search_path travel as one simple-protocol message; the values are quoted literals. */
-function transactionSetup(readOnly: boolean, schemaName: string, statementTimeoutMs: number): string {
+function transactionSetup(readOnly: boolean, schemaName: string, statementTimeoutMs: number, isolation?: 'REPEATABLE READ'): string {
+  const modes = [isolation ? `ISOLATION LEVEL ${isolation}` : '', readOnly ? 'READ ONLY' : ''].filter(Boolean).join(' ');
   return (
-    `${readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; ` +
+    `${modes ? `BEGIN ${modes}` : 'BEGIN'}; ` +
     `SELECT set_config('search_path', ${escapeLiteral(searchPathFor(schemaName))}, true), ` +
     `set_config('statement_timeout', ${escapeLiteral(String(statementTimeoutMs))}, true)`
   );

@@ -6,11 +6,14 @@ import { inject } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import type { StatementEvent, Store } from '../../src/interfaces.js';
 import { listen, type RunningGateway } from '../../src/server.js';
+import { openStore } from '../../src/stores/openStore.js';
 import { PostgresStore } from '../../src/stores/postgres/postgresStore.js';
 import { SqliteStore } from '../../src/stores/sqlite/sqliteStore.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
+/** `mirror`: POSTGRES_MIRROR through openStore, a fresh SQLite file over a fresh database (or env's SX_POSTGRES_DSN). */
+export type GatewayKind = StoreKind | 'mirror';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -19,7 +22,7 @@ export interface GraphQLResponse<T = any> {
 }
 
 export interface TestGateway {
-  kind: StoreKind;
+  kind: GatewayKind;
   url: string;
   store: Store;
   config: GatewayConfig;
@@ -27,6 +30,8 @@ export interface TestGateway {
   statements: StatementEvent[];
   /** The database this gateway uses (PostgreSQL) or the SQLite file. */
   databaseUrl: string;
+  /** mirror: the SQLite file that serves. */
+  sqlitePath?: string;
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   close(): Promise<void>;
 }
@@ -55,7 +60,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 }
 
 export async function startTestGateway(
-  kind: StoreKind,
+  kind: GatewayKind,
   env: Record<string, string> = {},
 ): Promise<TestGateway> {
   const statements: StatementEvent[] = [];
@@ -63,8 +68,34 @@ export async function startTestGateway(
   let store: Store;
   let config: GatewayConfig;
   let databaseUrl: string;
+  let sqlitePath: string | undefined;
   let cleanup: () => Promise<void>;
-  if (kind === 'sqlite') {
+  if (kind === 'mirror') {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sx-gateway-test-'));
+    sqlitePath = path.join(dir, 'library.db');
+    // A DSN in env belongs to the caller (a relay in front of its own database); otherwise the gateway owns one.
+    const database = env.SX_POSTGRES_DSN ? null : await createTestDatabase();
+    databaseUrl = env.SX_POSTGRES_DSN ?? database!.url;
+    config = loadConfig({
+      SX_DB_BACKEND_MODE: 'POSTGRES_MIRROR',
+      SX_DB_PATH: sqlitePath,
+      SX_POSTGRES_DSN: databaseUrl,
+      SX_POSTGRES_POOL_MAX: '8',
+      ...env,
+    });
+    const removeAll = async () => {
+      await database?.drop();
+      await rm(dir, { recursive: true, force: true });
+    };
+    try {
+      const opened = await openStore(config, observer);
+      store = opened.store;
+      cleanup = removeAll;
+    } catch (error) {
+      await removeAll();
+      throw error;
+    }
+  } else if (kind === 'sqlite') {
     const dir = await mkdtemp(path.join(tmpdir(), 'sx-gateway-test-'));
     databaseUrl = path.join(dir, 'library.db');
     config = loadConfig({ SX_DB_PATH: databaseUrl, SX_REGISTRY_CACHE_TTL_SEC: '0', ...env });
@@ -100,6 +131,7 @@ export async function startTestGateway(
     config,
     statements,
     databaseUrl,
+    sqlitePath,
     async gql(query, variables, headers = {}) {
       const response = await fetch(endpoint, {
         method: 'POST',

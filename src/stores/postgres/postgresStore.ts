@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../../config.js';
 import type {
   BackendContext,
   DatabaseHealth,
+  MigrationHealth,
   SourceInput,
   SourceRecord,
   StatementObserver,
@@ -12,9 +13,14 @@ import type {
 } from '../../interfaces.js';
 import { searchPathFor } from '../../tenancy/identifiers.js';
 import { PostgresRegistry } from '../../tenancy/postgresRegistry.js';
+import type { MigrateOptions, SchemaMigrationReport, SchemaMigrationStatus } from '../../tenancy/schemaMigrations.js';
 import { OperationReadTransaction, PostgresTenantSession } from '../../tenancy/postgresSession.js';
 import { createPool } from './connect.js';
+import { latestTenantVersion } from './migrations.js';
 import { asUnavailable } from './failures.js';
+
+/** How many schemas behind a health answer names (the furthest first); its count covers them all. */
+const HEALTH_SCHEMAS_BEHIND = 20;
 
 export interface PostgresStoreOptions {
   dsn: string;
@@ -82,6 +88,30 @@ export class PostgresStore implements Store {
     }
   }
 
+  async migrationHealth(): Promise<MigrationHealth> {
+    const behind = await this.guard(() => this.registry.schemasBehind(HEALTH_SCHEMAS_BEHIND, this.pool));
+    return { latestVersion: latestTenantVersion, behindCount: behind.total, schemasBehind: behind.schemas };
+  }
+
+  /**
+   * Brings the schemas of `sourceIds` (default: every registered one) to the latest version. A pool of its own,
+   * as large as the concurrency and on the admin DSN (DDL), so the serving pools are not taken from and the
+   * concurrency is what actually runs.
+   */
+  async migrateAll(options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number }): Promise<SchemaMigrationReport[]> {
+    const pool = createPool(this.options.adminDsn ?? this.options.dsn, options.concurrency);
+    try {
+      return await this.guard(() => this.registry.migrateAll(pool, options));
+    } finally {
+      await pool.end();
+    }
+  }
+
+  /** Every registered schema's version, record and drift: for doctor. */
+  migrationStatus(): Promise<SchemaMigrationStatus[]> {
+    return this.guard(() => this.registry.migrationStatus());
+  }
+
   listSources(): Promise<SourceRecord[]> {
     return this.guard(() => this.registry.list());
   }
@@ -110,7 +140,13 @@ export class PostgresStore implements Store {
     return this.openSession(sourceId, true, this.statementTimeoutMs, operation);
   }
 
-  private async openSession(sourceId: string, readOnly: boolean, statementTimeoutMs: number, operation?: object): Promise<TenantSession> {
+  private async openSession(
+    sourceId: string,
+    readOnly: boolean,
+    statementTimeoutMs: number,
+    operation?: object,
+    isolation?: 'REPEATABLE READ',
+  ): Promise<TenantSession> {
     let shared: OperationReadTransaction | undefined;
     if (readOnly && operation) {
       shared = this.operations.get(operation);
@@ -130,6 +166,7 @@ export class PostgresStore implements Store {
       sourceId: source.id,
       schemaName: source.schemaName!,
       readOnly,
+      isolation,
       statementTimeoutMs,
       observer: this.options.observer,
       onSchemaGone: () => this.registry.invalidate(source.id),
@@ -141,6 +178,23 @@ export class PostgresStore implements Store {
     const session = await this.openSession(sourceId, false, statementTimeoutMs);
     try {
       const result = await fn(session.db);
+      await session.finish(true);
+      return result;
+    } catch (error) {
+      await session.finish(false).catch(() => undefined);
+      throw asUnavailable(error);
+    }
+  }
+
+  /**
+   * One REPEATABLE READ READ ONLY transaction over the source's schema: every statement of fn reads the instant of
+   * the first, so a copy read in batches (POSTGRES_MIRROR's pull) is never half before and half after a write.
+   * fn also gets the registry record the binding resolved, which is what the copy's `sources` row should say.
+   */
+  async withSnapshot<T>(sourceId: string, fn: (db: TenantDb, source: SourceRecord) => Promise<T>): Promise<T> {
+    const session = await this.openSession(sourceId, true, this.statementTimeoutMs, undefined, 'REPEATABLE READ');
+    try {
+      const result = await fn(session.db, session.source);
       await session.finish(true);
       return result;
     } catch (error) {

@@ -110,6 +110,9 @@ CREATE INDEX IF NOT EXISTS videos_updated_at_idx ON videos (source_id, updated_a
 -- Same orders as PostgreSQL's migration 003: the author filter pages by recency, the bookmarked order by four columns.
 CREATE INDEX IF NOT EXISTS videos_author_recent_idx ON videos (source_id, author_unique_id, updated_at DESC, id);
 DROP INDEX IF EXISTS videos_author_unique_id_idx;
+-- PostgreSQL's migration 004: the authorIds filter walked videos_updated_at_idx (161 ms for a page of one
+-- author among 5,000 on 300k rows; 0.03 ms with this index).
+CREATE INDEX IF NOT EXISTS videos_author_id_recent_idx ON videos (source_id, author_id, updated_at DESC, id);
 -- SQLite sorts NULL lowest, so DESC already puts it last (and refuses NULLS LAST in an index).
 CREATE INDEX IF NOT EXISTS videos_bookmarked_order_idx
   ON videos (source_id, bookmarked DESC, bookmark_timestamp DESC, updated_at DESC, id);

@@ -8,6 +8,7 @@ import { GatewayError } from '../../errors.js';
 import type {
   BackendContext,
   DatabaseHealth,
+  MigrationHealth,
   SourceInput,
   SourceRecord,
   StatementObserver,
@@ -15,25 +16,48 @@ import type {
   TenantDb,
   TenantSession,
 } from '../../interfaces.js';
+import { SOURCE_TABLES } from '../../library/sourceTables.js';
 import { assertSourceId } from '../../tenancy/sourceId.js';
 import { sourceFromRow, type SourceRow } from '../../tenancy/sourceRecord.js';
 import { StatementCache, sqliteSession, sqliteTenantDb } from '../../tenancy/sqliteSession.js';
 
 const layout = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'layout.sql'), 'utf8');
 
-export function openSqliteConnection(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const connection = new Database(file);
-  // WAL lets the import connection merge while the serving connection keeps reading.
-  connection.pragma('journal_mode = WAL');
-  connection.pragma('foreign_keys = ON');
-  connection.pragma('busy_timeout = 5000');
-  connection.pragma('synchronous = NORMAL');
+export function openSqliteConnection(file: string, options: { readonly?: boolean } = {}): Database.Database {
+  let connection: Database.Database;
+  if (options.readonly) {
+    // The journal mode is the file's: a read-only connection finds WAL already set by the writers.
+    connection = new Database(file, { readonly: true, fileMustExist: true });
+    connection.pragma('busy_timeout = 5000');
+  } else {
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    connection = new Database(file);
+    // WAL lets the import connection merge while the serving connection keeps reading.
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('foreign_keys = ON');
+    connection.pragma('busy_timeout = 5000');
+    connection.pragma('synchronous = NORMAL');
+  }
   // SQLite's lower() folds ASCII only; PostgreSQL's folds every letter. Replacing it keeps the case-insensitive
   // filters of the shared SQL answering alike in both stores ("ÉCLAIR" finds "éclair").
   connection.function('lower', { deterministic: true }, (value: unknown) =>
     typeof value === 'string' ? value.toLowerCase() : value,
   );
+  return connection;
+}
+
+/**
+ * A private temporary database with the layout (no file name: SQLite deletes it on close). POSTGRES_MIRROR
+ * assembles a source's copy here while it waits on PostgreSQL, so the served file is written only by a copy
+ * from SQLite to SQLite, which never yields (see runAtomically). Nothing searches it: the full-text triggers
+ * would only cost time.
+ */
+export function openScratchDatabase(): Database.Database {
+  const connection = new Database('');
+  connection.pragma('foreign_keys = ON');
+  connection.exec(layout);
+  const triggers = connection.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[];
+  for (const name of triggers) connection.exec(`DROP TRIGGER "${name}"`);
   return connection;
 }
 
@@ -82,6 +106,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** None behind: layout.sql (IF NOT EXISTS throughout) is applied at every start, so the file is never behind. */
+  async migrationHealth(): Promise<MigrationHealth> {
+    return { latestVersion: null, behindCount: 0, schemasBehind: [] };
+  }
+
   private globals(): TenantDb {
     return sqliteTenantDb(this.statements, '', this.options.observer);
   }
@@ -125,6 +154,41 @@ export class SqliteStore implements Store {
     });
     write.immediate();
     return this.resolveSource(sourceId);
+  }
+
+  /**
+   * POSTGRES_MIRROR: the `sources` row as PostgreSQL's registry holds it, its timestamps and default flag
+   * included. One default at a time, as in PostgreSQL: a default copied in takes the flag from the others.
+   */
+  async copySourceRecord(record: SourceRecord): Promise<void> {
+    const now = new Date().toISOString();
+    const write = this.connection.transaction(() => {
+      if (record.isDefault) this.connection.prepare('UPDATE sources SET is_default = 0 WHERE id <> ? AND is_default = 1').run(record.id);
+      const upsert = sql`
+        INSERT INTO sources (id, label, kind, description, enabled, is_default, created_at, updated_at)
+        VALUES (${record.id}, ${record.label}, ${record.kind}, ${record.description}, ${record.enabled ? 1 : 0},
+                ${record.isDefault ? 1 : 0}, ${record.createdAt ?? now}, ${record.updatedAt ?? now})
+        ON CONFLICT (id) DO UPDATE SET
+          label = excluded.label, kind = excluded.kind, description = excluded.description, enabled = excluded.enabled,
+          is_default = excluded.is_default, created_at = excluded.created_at, updated_at = excluded.updated_at`;
+      this.connection.prepare(upsert.sql).run(...upsert.values);
+    });
+    write.immediate();
+  }
+
+  /**
+   * POSTGRES_MIRROR, after PostgreSQL deleted the source: the copy goes too, rows and `sources` row, without
+   * deleteSource's refusals, which PostgreSQL has already applied to the truth (a stale copy may still hold rows).
+   */
+  async dropSourceCopy(sourceIdInput: string): Promise<void> {
+    const sourceId = assertSourceId(sourceIdInput);
+    const remove = this.connection.transaction(() => {
+      for (const { table } of [...SOURCE_TABLES].reverse()) {
+        this.connection.prepare(`DELETE FROM ${table} WHERE source_id = ?`).run(sourceId);
+      }
+      this.connection.prepare('DELETE FROM sources WHERE id = ?').run(sourceId);
+    });
+    remove.immediate();
   }
 
   async activateSource(sourceIdInput: string): Promise<SourceRecord> {
@@ -183,6 +247,26 @@ export class SqliteStore implements Store {
       return await fn(db, (merge) => runAtomically(importConnection, merge));
     } finally {
       importConnection.close();
+    }
+  }
+
+  /**
+   * A read binding on one instant of the file: writers (this process or another) go on committing, and the
+   * binding sees none of it until fn settles. A connection of its own, so the shared one is never held in a
+   * transaction across awaits; read-only, so nothing run through it can change the file.
+   */
+  async withSnapshot<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T> {
+    const source = await this.resolveSource(sourceId);
+    if (this.options.file === ':memory:') throw new Error('A snapshot needs a database file; :memory: has no second connection');
+    const snapshot = openSqliteConnection(this.options.file, { readonly: true });
+    try {
+      // A deferred transaction takes its WAL snapshot at its first read, not at BEGIN.
+      snapshot.exec('BEGIN');
+      snapshot.prepare('SELECT count(*) FROM sources').get();
+      return await fn(sqliteTenantDb(new StatementCache(snapshot), source.id, this.options.observer));
+    } finally {
+      if (snapshot.inTransaction) snapshot.exec('ROLLBACK');
+      snapshot.close();
     }
   }
 
