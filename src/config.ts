@@ -36,6 +36,7 @@ const envSchema = z
     SX_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
     SX_DB_BACKEND_SYNC_TTL_SEC: z.coerce.number().min(0).default(120),
+    SX_BACKUP_DIR: z.string().min(1).default('data/backups'),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
     SX_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
@@ -69,6 +70,8 @@ export interface GatewayConfig {
   registryCacheTtlMs: number;
   /** POSTGRES_MIRROR: how old a source's SQLite copy may be before a read pulls it again; 0 pulls before every operation. */
   mirrorSyncTtlMs: number;
+  /** Where the createBackup mutation writes; the CLI's backup takes --out instead. */
+  backupDir: string;
   demoImport: boolean;
   /** Execute operations through graphql-jit (compiled once per document) instead of graphql-js. */
   graphqlJit: boolean;
@@ -135,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     adminToken: e.SX_ADMIN_TOKEN ?? null,
     registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,
     mirrorSyncTtlMs: e.SX_DB_BACKEND_SYNC_TTL_SEC * 1000,
+    backupDir: e.SX_BACKUP_DIR,
     demoImport: e.SX_DEMO_IMPORT === '1',
     graphqlJit: e.SX_GRAPHQL_JIT === '1',
     logLevel: e.SX_LOG_LEVEL,

@@ -8,5 +8,6 @@ import './itemNote.js';
 import './stats.js';
 import './author.js';
 import './import.js';
+import './operations.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());
