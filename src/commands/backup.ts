@@ -19,6 +19,23 @@ function backupLines(report: BackupReport): string[] {
   return lines;
 }
 
+async function runBackup(outDir: string, sourceId: string | undefined, keep: number | undefined, json: boolean | undefined): Promise<BackupReport> {
+  const config = loadConfig();
+  const target = await openPostgresTarget(config);
+  try {
+    return await createBackup({
+      config,
+      target,
+      outDir,
+      sourceId,
+      keep,
+      onProgress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+    });
+  } finally {
+    await target.close();
+  }
+}
+
 export function registerBackupCommands(program: Command): void {
   program
     .command('backup')
@@ -36,21 +53,8 @@ export function registerBackupCommands(program: Command): void {
     )
     .action(async (options: { all?: boolean; source?: string; out: string; keep: number; json?: boolean }) => {
       if (Boolean(options.all) === (options.source !== undefined)) throw usageError('backup: give exactly one of --all and --source <id>');
-      const config = loadConfig();
-      const target = await openPostgresTarget(config);
-      try {
-        const report = await createBackup({
-          config,
-          target,
-          outDir: options.out,
-          sourceId: options.source,
-          keep: options.keep,
-          onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
-        });
-        printResult(options.json, report, () => backupLines(report));
-      } finally {
-        await target.close();
-      }
+      const report = await runBackup(options.out, options.source, options.keep, options.json);
+      printResult(options.json, report, () => backupLines(report));
     });
 
   program
@@ -60,19 +64,7 @@ export function registerBackupCommands(program: Command): void {
     .requiredOption('--out <dir>', 'folder for the .dump and its .manifest.json')
     .option('--json', 'print the report as one JSON object')
     .action(async (options: { source: string; out: string; json?: boolean }) => {
-      const config = loadConfig();
-      const target = await openPostgresTarget(config);
-      try {
-        const report = await createBackup({
-          config,
-          target,
-          outDir: options.out,
-          sourceId: options.source,
-          onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
-        });
-        printResult(options.json, report, () => [...backupLines(report), `import it elsewhere with: sx-gateway import-schema ${report.dumpFile} --dsn <url>`]);
-      } finally {
-        await target.close();
-      }
+      const report = await runBackup(options.out, options.source, undefined, options.json);
+      printResult(options.json, report, () => [...backupLines(report), `import it elsewhere with: sx-gateway import-schema ${report.dumpFile} --dsn <url>`]);
     });
 }

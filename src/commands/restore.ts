@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { listBackups, dumpPathOf } from '../operations/backupManifest.js';
-import { openPostgresTarget } from '../operations/postgresTarget.js';
+import { openPostgresTarget, type PostgresTarget } from '../operations/postgresTarget.js';
 import { restoreBackup, type RestoreReport } from '../operations/restore.js';
-import { maskDsn } from '../operations/pgTools.js';
 import { EXIT_FAILED, printResult, usageError } from './shared.js';
+import { maskDsn } from '../stores/postgres/connect.js';
 
 function restoreLines(report: RestoreReport): string[] {
   const lines = [
@@ -29,11 +29,17 @@ function restoreLines(report: RestoreReport): string[] {
   return lines;
 }
 
+/**
+ * Restores into --dsn (or the configured database), then hands the report and the still open target to
+ * `finish`, which prints it (rollback adds its own steps first). Exit code 1 when verification failed.
+ */
 async function runRestore(
   file: string,
   options: { source?: string; dsn?: string; force?: boolean; json?: boolean },
   requireNewSource: boolean,
-): Promise<RestoreReport> {
+  finish: (report: RestoreReport, target: PostgresTarget) => Promise<void> = async (report) =>
+    printResult(options.json, report, () => restoreLines(report)),
+): Promise<void> {
   const config = loadConfig();
   const target = await openPostgresTarget(config, options.dsn);
   try {
@@ -46,9 +52,8 @@ async function runRestore(
       requireNewSource,
       onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
     });
-    printResult(options.json, report, () => restoreLines(report));
+    await finish(report, target);
     if (!report.ok) process.exitCode = EXIT_FAILED;
-    return report;
   } finally {
     await target.close();
   }
@@ -100,17 +105,7 @@ export function registerRestoreCommands(program: Command): void {
     .action(async (options: { from: string; dsn: string; force?: boolean; json?: boolean }) => {
       const newest = (await listBackups(options.from, 'all'))[0];
       if (!newest) throw usageError(`rollback: no whole-database backup (sx-all-*.manifest.json) in ${options.from}`);
-      const file = dumpPathOf(options.from, newest.base);
-      const config = loadConfig();
-      const target = await openPostgresTarget(config, options.dsn);
-      try {
-        const report = await restoreBackup({
-          config,
-          target,
-          file,
-          force: options.force,
-          onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
-        });
+      await runRestore(dumpPathOf(options.from, newest.base), options, false, async (report, target) => {
         // The seed's last step: sources of the target without a usable mapping get one, and only those.
         const bootstrapped: string[] = [];
         for (const source of await target.store.listSources()) {
@@ -124,9 +119,6 @@ export function registerRestoreCommands(program: Command): void {
           bootstrapped.length ? `bootstrapped missing mappings: ${bootstrapped.join(', ')}` : 'no mapping was missing',
           `next: set ${result.repoint} (with its password) and restart the gateway`,
         ]);
-        if (!report.ok) process.exitCode = EXIT_FAILED;
-      } finally {
-        await target.close();
-      }
+      });
     });
 }

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { GatewayConfig } from '../config.js';
-import { startEmbeddedPostgres } from '../stores/postgres/connect.js';
+import { maskDsn, startEmbeddedPostgres } from '../stores/postgres/connect.js';
 import { latestTenantVersion } from '../stores/postgres/migrations.js';
 import { PostgresStore } from '../stores/postgres/postgresStore.js';
 import { prefixedSchemas } from '../tenancy/schemaInventory.js';
-import { findPgTool, maskDsn, type PgToolName } from './pgTools.js';
+import { findPgTool, type PgToolName } from './pgTools.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 

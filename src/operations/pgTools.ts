@@ -107,17 +107,6 @@ export function toolConnection(dsn: string): { dbname: string; env: NodeJS.Proce
   return { dbname: url.toString(), env };
 }
 
-/** The DSN as logs and reports may show it: the password replaced by `***`. */
-export function maskDsn(dsn: string): string {
-  try {
-    const url = new URL(dsn);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(not a URL)';
-  }
-}
-
 export interface ToolRun {
   stdout: string;
   stderr: string;

@@ -10,9 +10,10 @@ import { ident, qualified } from '../tenancy/identifiers.js';
 import { schemaRowCounts } from '../tenancy/schemaInventory.js';
 import { assertSourceId } from '../tenancy/sourceId.js';
 import { loadBackup, type BackupManifest, type ManifestSource } from './backupManifest.js';
-import { maskDsn, parseToolVersion, pipePgTools, requirePgTools, toolConnection } from './pgTools.js';
+import { parseToolVersion, pipePgTools, requirePgTools, toolConnection } from './pgTools.js';
 import type { PostgresTarget } from './postgresTarget.js';
 import { verifyRestoredSource, type SourceVerification } from './verifyRestore.js';
+import { maskDsn } from '../stores/postgres/connect.js';
 
 export interface RestoreOptions {
   config: GatewayConfig;
