@@ -207,6 +207,69 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
     expect(leftOver.rows[0].n).toBe(0);
   });
 
+  it('a backup taken while rows are being written describes exactly what its dump holds', async () => {
+    // A writer commits a row every few milliseconds for the whole backup. Had the manifest and the dump been read
+    // at different instants, the restored copy would differ from the manifest and the verification would fail.
+    const writer = new pg.Client({ connectionString: db1.url });
+    await writer.connect();
+    let writing = true;
+    let written = 0;
+    const writes = (async () => {
+      while (writing) {
+        await writer.query(
+          "INSERT INTO sx_alpha.job_queue (source_id, kind, created_at, updated_at) VALUES ('alpha', 'busy', now()::text, now()::text)",
+        );
+        written++;
+      }
+    })();
+    const out = path.join(work, 'busy');
+    let backup;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      backup = await cli(['backup', '--all', '--out', out, '--json'], envFor(db1.url));
+    } finally {
+      writing = false;
+      await writes;
+      await writer.end();
+    }
+    expect(backup.code, backup.stderr).toBe(0);
+    const report = JSON.parse(backup.stdout);
+    const recorded = report.sources.find((s: { id: string }) => s.id === 'alpha').tables.find((t: { table: string }) => t.table === 'job_queue').rows;
+    expect(written).toBeGreaterThan(0);
+    const db4 = await createTestDatabase();
+    try {
+      const restore = await cli(['restore', report.dumpFile, '--dsn', db4.url], envFor(db1.url));
+      expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+      expect(restore.stdout).toMatch(new RegExp(`job_queue +${recorded} rows  checksum ok`));
+      // The writer went on after the snapshot: the live table has more rows than the backup recorded.
+      expect((await sql1(db1.url, 'SELECT count(*)::int AS n FROM sx_alpha.job_queue')).rows[0].n).toBeGreaterThan(recorded);
+    } finally {
+      await db4.drop();
+    }
+    await sql1(db1.url, "DELETE FROM sx_alpha.job_queue WHERE kind = 'busy'");
+  });
+
+  it('a backup of an older layout is restored and brought to the latest migration', async () => {
+    await withStoreOn(db1.url, async (store) => {
+      await store.registry.bootstrap({ sourceId: 'old' }, { targetVersion: 3 });
+      await seed(store, 'old', 6);
+    });
+    const before = await checksumsOf(db1.url, 'old');
+    const out = path.join(work, 'old');
+    const backup = await cli(['backup', '--source', 'old', '--out', out, '--json'], envFor(db1.url));
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(JSON.parse(backup.stdout).sources[0].migrationVersion).toBe(3);
+    await sql1(db1.url, 'DROP SCHEMA sx_old CASCADE');
+    const restore = await cli(['restore', JSON.parse(backup.stdout).dumpFile], envFor(db1.url));
+    expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+    expect(restore.stdout).toMatch(/old: globals, then schema sx_old, migrated 3 → \d+/);
+    expect(await checksumsOf(db1.url, 'old')).toEqual(before);
+    const versions = await sql1(db1.url, 'SELECT max(version)::int AS v FROM sx_old.sx_schema_migrations');
+    const registry = await sql1(db1.url, "SELECT migration_version AS v FROM public.sx_source_registry WHERE source_id = 'old'");
+    expect(versions.rows[0].v).toBe(registry.rows[0].v);
+    expect(versions.rows[0].v).toBeGreaterThan(3);
+  });
+
   it('refuses a damaged dump (BACKUP_INVALID) before touching the database', async () => {
     const dir = path.join(work, 'damaged');
     await mkdir(dir, { recursive: true });
@@ -278,7 +341,7 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
       await sql1(db3.url, "INSERT INTO public.sources (id, label) VALUES ('gamma', 'gamma')");
       const rollback = await cli(['rollback', '--from', path.join(work, 'rotation'), '--dsn', db3.url], envFor(db1.url));
       expect(rollback.code, rollback.stderr).toBe(0);
-      expect(rollback.stdout).toContain('restore verified: 2 source(s)');
+      expect(rollback.stdout).toContain('restore verified: 3 source(s)');
       expect(rollback.stdout).toContain('bootstrapped missing mappings: gamma');
       expect(rollback.stdout).toMatch(/next: set SX_POSTGRES_DSN=postgres:\/\/.*\/sx_test_/);
       // Nothing wrote to alpha in db1 since the rotation's backups were taken.
