@@ -286,6 +286,16 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
     await rm(path.join(dir, `${base}.manifest.json`));
     const alone = await cli(['restore', copy], envFor(db1.url));
     expect(alone.stderr).toMatch(/BACKUP_INVALID: No manifest/);
+
+    // An edited manifest is held to the gateway's own rules before anything reaches SQL or psql.
+    const edited = JSON.parse(await readFile(fullBackup.replace(/\.dump$/, '.manifest.json'), 'utf8'));
+    edited.sources[0].id = "alpha'; DROP TABLE public.sources; --";
+    await writeFile(path.join(dir, `${base}.manifest.json`), JSON.stringify(edited));
+    await writeFile(copy, await readFile(fullBackup));
+    const hostile = await cli(['restore', copy, '--force'], envFor(db1.url));
+    expect(hostile.code).toBe(1);
+    expect(hostile.stderr).toMatch(/BACKUP_INVALID: Manifest .* is not an sx-gateway backup manifest: sources\.0\.id: not a valid source id/);
+    expect(await checksumsOf(db1.url, 'alpha')).toEqual(before);
   });
 
   it('--keep N leaves the N newest backups of that kind and source', async () => {

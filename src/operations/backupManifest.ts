@@ -4,6 +4,7 @@ import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { isSourceId } from '../tenancy/sourceId.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 const DUMP_SUFFIX = '.dump';
@@ -11,7 +12,8 @@ const DUMP_SUFFIX = '.dump';
 const tableSchema = z.object({ table: z.string(), rows: z.number().int().min(0), checksum: z.string().regex(/^[0-9a-f]{64}$/) });
 
 const sourceSchema = z.object({
-  id: z.string(),
+  // A manifest is a file anyone could have edited: its ids and names are held to the gateway's own rules.
+  id: z.string().refine(isSourceId, 'not a valid source id'),
   label: z.string().nullable(),
   kind: z.string().nullable(),
   description: z.string().nullable(),
@@ -34,7 +36,7 @@ const manifestSchema = z.object({
   server: z.object({ version: z.string(), versionNum: z.number().int(), database: z.string() }),
   tool: z.object({ name: z.string(), version: z.string() }),
   dump: z.object({ file: z.string(), bytes: z.number().int(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
-  registryTable: z.string(),
+  registryTable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
   latestMigration: z.number().int(),
   sources: z.array(sourceSchema),
 });

@@ -2,6 +2,10 @@ import { GatewayError } from '../errors.js';
 
 const SOURCE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+export function isSourceId(value: string): boolean {
+  return SOURCE_ID.test(value);
+}
+
 /** Rejects, never rewrites: stripping bad characters would map two client ids onto one tenant. */
 export function assertSourceId(sourceId: unknown): string {
   if (typeof sourceId !== 'string' || !SOURCE_ID.test(sourceId)) {
