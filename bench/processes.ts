@@ -78,10 +78,14 @@ export function startNodeProcess(entry: string, args: string[], env: NodeJS.Proc
   });
 }
 
-/** Runs a command to completion and returns its stdout; fails with its stderr. */
-export function runNodeScript(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; ms: number }> {
+/**
+ * Runs a program to completion, timed from spawn to exit, and returns its stdout; fails with its stderr. Waits
+ * for 'close', not 'exit': a process can exit with the end of its stdout still in the pipe, and the commands'
+ * `--json` report is that end.
+ */
+export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; ms: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const child = spawn(file, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -90,9 +94,15 @@ export function runNodeScript(entry: string, args: string[], env: NodeJS.Process
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
       if (code === 0) resolve({ stdout, ms: performance.now() - started });
-      else reject(new Error(`${entry} ${args.join(' ')} exited with ${code}:\n${stderr}`));
+      else reject(new Error(`${file} ${args.join(' ')} exited with ${signal ?? code}:\n${stderr}${stdout}`));
     });
   });
+}
+
+/** Runs a TypeScript entry point (tsx) to completion and returns its stdout; fails with its stderr. */
+export function runNodeScript(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; ms: number }> {
+  return runProcess(process.execPath, ['--import', 'tsx', entry, ...args], env);
 }

@@ -1,4 +1,5 @@
 import type { ImportFigures } from './importBench.js';
+import type { OperationsFigures, Timed } from './operationsBench.js';
 import type { LoadResult } from './load.js';
 import type { LoadShape, QueryFigures } from './queryBench.js';
 import type { SourcesFigures } from './sourcesBench.js';
@@ -13,6 +14,7 @@ export interface Results {
   queries?: QueryFigures[];
   sources?: SourcesFigures[];
   sqlite?: SqliteFigures;
+  operations?: OperationsFigures;
   shape: LoadShape;
   author?: string;
   search: string;
@@ -21,6 +23,9 @@ export interface Results {
 const mb = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MB`);
 const x = (ratio: number) => `${ratio.toFixed(2)}×`;
 const n = (value: number) => Math.round(value).toLocaleString('en-US');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+// The median, then the spread of the runs: on a shared machine one slow run is common and worth seeing.
+const spread = (t: Timed) => (t.runs.length > 1 ? `${seconds(t.ms)} (${(Math.min(...t.runs) / 1000).toFixed(2)}–${(Math.max(...t.runs) / 1000).toFixed(2)})` : seconds(t.ms));
 const load = (r: LoadResult) => `${n(r.requestsPerSecond)} req/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms${r.failures ? `, ${r.failures} failures` : ''}`;
 
 interface Goal {
@@ -36,7 +41,10 @@ export function report(results: Results): string {
   const goal = (name: string, ratio: number, target: string, met: boolean) => goals.push({ name, value: `${x(ratio)} (goal ${target})`, met });
   const m = results.machine;
   out.push(`## Run of ${m.date}`, '', `Machine: ${m.cpus}, ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres} (${m.postgresOrigin}).`);
-  out.push(`Load runs: ${results.shape.connections} connections, ${results.shape.seconds} s measured after ${results.shape.warmupSeconds} s of warm-up.`, '');
+  if (results.queries || results.sources || results.sqlite) {
+    out.push(`Load runs: ${results.shape.connections} connections, ${results.shape.seconds} s measured after ${results.shape.warmupSeconds} s of warm-up.`);
+  }
+  out.push('');
 
   if (results.imports.length) {
     out.push('### Import (PostgreSQL)', '', '| videos | psql \\copy rows/s | first import | rows/s | peak RSS | re-import | rows/s | peak RSS |', '|---|---|---|---|---|---|---|---|');
@@ -98,7 +106,48 @@ export function report(results: Results): string {
     out.push(`- gateway ÷ direct req/s: ${x(s.gateway.requestsPerSecond / s.direct.requestsPerSecond)}; p50 ratio ${x(s.gateway.p50Ms / s.direct.p50Ms)}`, '');
   }
 
-  out.push('### Goals', '', '| goal | measured | |', '|---|---|---|');
-  for (const g of goals) out.push(`| ${g.name} | ${g.value} | ${g.met ? 'met' : '**not met**'} |`);
+  if (results.operations) out.push(...operationsSection(results.operations));
+
+  if (goals.length) {
+    out.push('### Goals', '', '| goal | measured | |', '|---|---|---|');
+    for (const g of goals) out.push(`| ${g.name} | ${g.value} | ${g.met ? 'met' : '**not met**'} |`);
+  }
   return `${out.join('\n')}\n`;
+}
+
+/** Each operations command beside its baseline, with what the command itself says it spent its time on. */
+function operationsSection(o: OperationsFigures): string[] {
+  const perSecond = (rows: number, t: Timed) => n(rows / (t.ms / 1000));
+  const row = (name: string, gateway: Timed, baseline: string, base: Timed, rows: number) =>
+    `| ${name} | ${spread(gateway)} | ${perSecond(rows, gateway)} | ${baseline} | ${spread(base)} | ${perSecond(rows, base)} | ${x(gateway.ms / base.ms)} |`;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  const out = [
+    `### Operations (${n(o.videos)} videos: ${n(o.sourceRows)} rows in ${o.tables} tables; median of ${o.runs} runs, min–max in brackets; ${(o.totalMs / 1000).toFixed(0)} s in all)`,
+    '',
+    'Each figure is one process, spawn to exit; rows/s is the source\'s rows over that time.',
+    '',
+    '| sx-gateway command | time | rows/s | baseline | time | rows/s | sx-gateway ÷ baseline |',
+    '|---|---|---|---|---|---|---|',
+    row('`backup --all`', o.backup.gateway, '`pg_dump -Fc`', o.backup.pgDump, o.sourceRows),
+    row('`restore FILE --dsn` (verified)', o.restore.gateway, '`pg_restore -d` of the same dump', o.restore.pgRestore, o.sourceRows),
+    row('`cutover` SQLite → PostgreSQL', o.cutover.cutover, '`import` of the CSV files', o.cutover.import, o.sourceRows),
+    row('`cutover` again (no-op)', o.cutover.noop, 'first `cutover`', o.cutover.cutover, o.sourceRows),
+    '',
+    `- Dumps: \`backup --all\` ${mib(o.backup.gatewayBytes)}, \`pg_dump -Fc\` ${mib(o.backup.pgDumpBytes)}.`,
+    `- Inside the commands (their own reported duration, median): backup ${seconds(o.backup.gatewayInside.ms)}; restore ${seconds(o.restore.gatewayRestoreStep.ms)} ` +
+      `of pg_restore | psql, then ${seconds(o.restore.gatewayVerify.ms)} of verification; cutover ${seconds(o.cutover.cutoverInside.ms)} ` +
+      `(${n(o.cutover.copiedRows)} rows copied). Start-up alone (\`sx-gateway --version\`), part of every sx-gateway time: ${seconds(o.cliStart.ms)}.`,
+    `- The SQLite file the cutover reads was built by \`import\` in SQLITE mode in ${seconds(o.cutover.sqliteImportMs)} (one run, not compared).`,
+    '',
+  ];
+  if (o.migrate) {
+    const m = o.migrate;
+    out.push(
+      `| \`migrate --all\` | \`--concurrency 1\` | schemas/s | \`--concurrency ${m.concurrency}\` | schemas/s | concurrency 1 ÷ ${m.concurrency} |`,
+      '|---|---|---|---|---|---|',
+      `| ${n(m.schemas)} schemas, version ${m.fromVersion} → ${m.toVersion} | ${spread(m.serial)} | ${perSecond(m.schemas, m.serial)} | ${spread(m.concurrent)} | ${perSecond(m.schemas, m.concurrent)} | ${x(m.serial.ms / m.concurrent.ms)} |`,
+      '',
+    );
+  }
+  return out;
 }

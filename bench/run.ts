@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { explainQueries } from './explainBench.js';
 import { benchImport, benchRowByRow, datasetFor } from './importBench.js';
+import { benchOperations } from './operationsBench.js';
 import { findBenchServer, recreateDatabase } from './postgres.js';
 import { benchQueries, type LoadShape } from './queryBench.js';
 import { report, type Results } from './report.js';
@@ -14,6 +15,7 @@ import { benchSources } from './sourcesBench.js';
 import { benchSqlite } from './sqliteBench.js';
 
 const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
+const PARTS = ['import', 'explain', 'queries', 'sources', 'sqlite', 'operations'];
 
 const program = new Command()
   .name('bench')
@@ -26,16 +28,24 @@ const program = new Command()
   .option('--sources <n>', 'sources for the many-sources run', (v) => Number(v), 1000)
   .option('--row-by-row <n>', 'rows the row-by-row baseline imports (a prefix of the largest file)', (v) => Number(v), 20_000)
   .option('--search <term>', 'the search workload\'s query (a word in about 3% of captions)', 'porto')
-  .option('--only <parts>', 'comma list of: import,explain,queries,sources,sqlite', 'import,explain,queries,sources,sqlite')
+  .option('--runs <n>', 'runs of each operations command, the median is reported', (v) => Number(v), 3)
+  .option('--migrate-schemas <n>', 'schemas the operations part migrates from version 1 (0: none)', (v) => Number(v), 200)
+  .option(
+    '--only <parts>',
+    'comma list of: import,explain,queries,sources,sqlite,operations (operations is not in the default: backup, restore, cutover and migrate beside pg_dump, pg_restore and import, 3 runs each on the largest size)',
+    'import,explain,queries,sources,sqlite',
+  )
   .option('--data <dir>', 'where generated datasets are kept between runs', 'bench/.data')
   .option('--out <file>', 'results as JSON', 'bench/.data/results.json');
 
 async function main(): Promise<void> {
   const options = program.parse().opts<{
     sizes: string; seconds: number; warmup: number; connections: number; pool: number; sources: number;
-    rowByRow: number; search: string; only: string; data: string; out: string;
+    rowByRow: number; search: string; runs: number; migrateSchemas: number; only: string; data: string; out: string;
   }>();
   const parts = new Set(options.only.split(','));
+  const unknown = [...parts].filter((part) => !PARTS.includes(part));
+  if (unknown.length) throw new Error(`unknown part ${unknown.join(', ')} in --only (use ${PARTS.join(', ')})`);
   const sizes = options.sizes.split(',').map((s) => {
     const n = SIZES[s.toLowerCase()];
     if (!n) throw new Error(`unknown size ${s} (use ${Object.keys(SIZES).join(', ')})`);
@@ -63,9 +73,11 @@ async function main(): Promise<void> {
     };
 
     const bigSource = 'big';
+    // Only these parts read the largest source in sx_bench; the others build their own databases.
+    const needsBig = parts.has('import') || parts.has('explain') || parts.has('queries');
     for (const videos of sizes) {
       const files = await datasetFor(options.data, videos);
-      if (parts.has('import') || videos === largest) {
+      if (parts.has('import') || (videos === largest && needsBig)) {
         log(`import of ${videos} videos`);
         const source = videos === largest ? bigSource : `import_${videos}`;
         results.imports.push(await benchImport(databaseUrl, files, videos, source));
@@ -75,8 +87,8 @@ async function main(): Promise<void> {
         results.rowByRow = await benchRowByRow(databaseUrl, files, options.rowByRow);
       }
     }
-    const author = await busiestAuthor(databaseUrl, 'sx_big');
-    results.author = author;
+    const author = needsBig ? await busiestAuthor(databaseUrl, 'sx_big') : '';
+    if (needsBig) results.author = author;
     if (parts.has('explain')) {
       log('EXPLAIN ANALYZE of the offered filters and orders');
       results.plans = await explainQueries(databaseUrl, bigSource, 'sx_big', author, options.search);
@@ -94,6 +106,14 @@ async function main(): Promise<void> {
     if (parts.has('sqlite')) {
       log(`SQLITE mode on ${largest} videos`);
       results.sqlite = await benchSqlite(options.data, await datasetFor(options.data, largest), largest, shape);
+    }
+    if (parts.has('operations')) {
+      log(`operations on ${largest} videos, ${options.runs} runs each`);
+      results.operations = await benchOperations(server, await datasetFor(options.data, largest), largest, {
+        runs: options.runs,
+        migrateSchemas: options.migrateSchemas,
+        log,
+      });
     }
   } finally {
     await server.stop();
