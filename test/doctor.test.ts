@@ -43,7 +43,7 @@ describe('doctor', () => {
   it('on a database the gateway never used: reachable, no global tables yet, and it creates none', async () => {
     const { code, report, stdout } = await doctor(env());
     expect(code).toBe(0);
-    expect(stdout).not.toContain(secret);
+    expect(stdout).not.toContain(`:${encodeURIComponent(secret)}@`);
     expect(stdout).toMatch(/OK {3}postgres {3}postgres:\/\/.*:\*\*\*@.*PostgreSQL \d+/);
     expect(report.checks.find((c: { check: string }) => c.check === 'registry')).toMatchObject({ status: 'warn' });
     const client = new pg.Client({ connectionString: database.url });
