@@ -124,7 +124,7 @@ function operationsSection(o: OperationsFigures): string[] {
   const out = [
     `### Operations (${n(o.videos)} videos: ${n(o.sourceRows)} rows in ${o.tables} tables; median of ${o.runs} runs, min–max in brackets; ${(o.totalMs / 1000).toFixed(0)} s in all)`,
     '',
-    'Each figure is one process, spawn to exit; rows/s is the source\'s rows over that time.',
+    `Each figure is one process, spawn to exit; rows/s is the source's rows over that time. The backups read analyzed tables; restore and cutover verify tables they have just filled (server autovacuum: ${o.autovacuum}).`,
     '',
     '| sx-gateway command | time | rows/s | baseline | time | rows/s | sx-gateway ÷ baseline |',
     '|---|---|---|---|---|---|---|',
