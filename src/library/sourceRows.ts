@@ -9,11 +9,18 @@ const BATCH = 2000;
 // A multi-row INSERT binds rows × columns parameters; SQLite allows 32,766 and PostgreSQL 65,535 per statement.
 const MAX_PARAMETERS = 30_000;
 
+let cursors = 0;
+
 /**
  * A source's rows of one table in batches, in primary-key order by byte (PostgreSQL's "C" collation, which is how
- * SQLite compares text), so both stores yield the same rows in the same order. Keyset paging keeps each
- * statement short; in PostgreSQL each batch sees its own snapshot unless the caller's transaction is
- * REPEATABLE READ, so a caller that needs one instant runs this in such a transaction or keeps writers away.
+ * SQLite compares text), so both stores yield the same rows in the same order.
+ *
+ * PostgreSQL reads through one cursor in the caller's transaction: a single plan for the whole table. Keyset
+ * pages (`key > last … LIMIT n`), planned each on its own, go quadratic on a table without statistics (right after
+ * a bulk load, before ANALYZE): the planner, taking the table for small, sorts every row of the source for each
+ * page. A caller that needs one instant reads in a REPEATABLE READ transaction or keeps writers away; the cursor
+ * itself already sees its statement's snapshot. SQLite plans by the primary key whatever its statistics, so it
+ * pages by key.
  */
 export async function* sourceRowBatches(db: TenantDb, source: SourceTable, batchSize = BATCH): AsyncGenerator<Record<string, unknown>[]> {
   // Identifiers come from the SOURCE_TABLES constant, never from input.
@@ -21,6 +28,22 @@ export async function* sourceRowBatches(db: TenantDb, source: SourceTable, batch
   const table = raw(source.table);
   const textKey = source.columns[source.key] === 'text';
   const key = raw(textKey && db.dialect === 'postgres' ? `${source.key} COLLATE "C"` : source.key);
+  if (db.dialect === 'postgres') {
+    const cursor = raw(`sx_source_rows_${++cursors}`);
+    await db.run(sql`DECLARE ${cursor} NO SCROLL CURSOR FOR
+      SELECT ${select} FROM ${table} WHERE source_id = ${db.sourceId} ORDER BY ${key}`);
+    try {
+      for (;;) {
+        const batch = await db.all<Record<string, unknown>>(sql`FETCH FORWARD ${raw(String(Math.trunc(batchSize)))} FROM ${cursor}`);
+        if (batch.length > 0) yield batch;
+        if (batch.length < batchSize) return;
+      }
+    } finally {
+      // Left open by a reader that stopped early, it would last until the transaction ends; an aborted
+      // transaction refuses the CLOSE, and ends the cursor with itself.
+      await db.run(sql`CLOSE ${cursor}`).catch(() => undefined);
+    }
+  }
   let last: unknown = null;
   for (;;) {
     const after = last === null ? empty : sql`AND ${key} > ${last}`;

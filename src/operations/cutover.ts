@@ -133,6 +133,9 @@ export async function cutover(options: CutoverOptions): Promise<CutoverReport> {
         jobIds: 'copy',
         onTable: (table) => onProgress?.({ phase: 'copy', table: table.table, rows: table.rows }),
       });
+      // Statistics for the rows just loaded, committed with them: the first requests after the switch are planned
+      // for the real table, not for the empty one autovacuum last saw.
+      for (const table of SOURCE_TABLES) await to.run(sql`ANALYZE ${raw(table.table)}`);
       // Verified before COMMIT: a mismatch throws, the transaction rolls back, and PostgreSQL keeps what it had.
       const after = await tableChecksums(to);
       const tables = compare(sqliteSums, before, after);

@@ -83,6 +83,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
       options.onProgress?.(`restoring ${plan.source.id} into schema ${plan.source.schemaName}${plan.replaces ? ' (replacing it)' : ''}`);
       const globalsFile = path.join(work, `globals-${plan.source.schemaName}.sql`);
       await writeFile(globalsFile, globalsScript(options.config.postgres.registryTable, plan.source.schemaName));
+      const analyzeFile = path.join(work, `analyze-${plan.source.schemaName}.sql`);
+      await writeFile(analyzeFile, analyzeScript(plan.source));
       await pipePgTools(
         {
           tool: tools.pg_restore,
@@ -96,7 +98,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
             '--set=ON_ERROR_STOP=1',
             `--set=source_row=${JSON.stringify(sourceRow(plan.source))}`,
             `--set=registry_row=${JSON.stringify(registryRow(plan.source))}`,
-            `--file=${globalsFile}`, '--file=-',
+            `--file=${globalsFile}`, '--file=-', `--file=${analyzeFile}`,
             `--dbname=${connection.dbname}`,
           ],
           env: connection.env,
@@ -225,6 +227,15 @@ ON CONFLICT (source_id) DO UPDATE SET schema_name = EXCLUDED.schema_name, migrat
 DROP SCHEMA IF EXISTS ${schema} CASCADE;
 CREATE SCHEMA ${schema};
 `;
+}
+
+/**
+ * pg_restore loads data without statistics (the dump holds none); until autovacuum gets to them, every query of
+ * the restored source, the verification's included, would be planned for empty tables.
+ */
+function analyzeScript(source: ManifestSource): string {
+  // The tables the backup checksummed, which its dump holds whatever layout version it was taken at.
+  return source.tables.map((table) => `ANALYZE ${qualified(source.schemaName, table.table).sql};\n`).join('');
 }
 
 function sourceRow(source: ManifestSource): Record<string, unknown> {
