@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { GatewayConfig } from '../config.js';
-import { maskDsn, startEmbeddedPostgres } from '../stores/postgres/connect.js';
+import { maskDsn, reachableDsn } from '../stores/postgres/connect.js';
 import { latestTenantVersion } from '../stores/postgres/migrations.js';
 import { PostgresStore } from '../stores/postgres/postgresStore.js';
 import { prefixedSchemas } from '../tenancy/schemaInventory.js';
@@ -71,13 +71,7 @@ function sqliteCheck(config: GatewayConfig): DoctorCheck {
 
 /** Reachability, registry against schemas, migrations. Returns the server's major version when reachable. */
 async function postgresChecks(config: GatewayConfig, checks: DoctorCheck[]): Promise<number | null> {
-  let dsn = config.postgres.adminDsn ?? config.postgres.dsn!;
-  let stopEmbedded = async () => undefined as void;
-  if (dsn === 'embedded') {
-    const embedded = await startEmbeddedPostgres({ dataDir: config.postgres.embeddedDir, port: config.postgres.embeddedPort });
-    dsn = embedded.dsn;
-    stopEmbedded = embedded.stop;
-  }
+  const { dsn, stop: stopEmbedded } = await reachableDsn(config.postgres.adminDsn ?? config.postgres.dsn!, config.postgres);
   const needed = config.mode !== 'SQLITE';
   const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: 5000 });
   const started = performance.now();

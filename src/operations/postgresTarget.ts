@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { GatewayConfig } from '../config.js';
-import { startEmbeddedPostgres } from '../stores/postgres/connect.js';
+import { reachableDsn } from '../stores/postgres/connect.js';
 import { asUnavailable } from '../stores/postgres/failures.js';
 import { PostgresStore } from '../stores/postgres/postgresStore.js';
 
@@ -18,14 +18,9 @@ export interface PostgresTarget {
  * embedded cluster. The store is the gateway's own, so every read and write goes through its tenancy module.
  */
 export async function openPostgresTarget(config: GatewayConfig, dsnOption?: string): Promise<PostgresTarget> {
-  let dsn = dsnOption ?? config.postgres.adminDsn ?? config.postgres.dsn;
-  if (!dsn) throw new Error('No PostgreSQL to work on: set SX_POSTGRES_DSN or pass --dsn');
-  let stopEmbedded = async () => undefined as void;
-  if (dsn === 'embedded') {
-    const embedded = await startEmbeddedPostgres({ dataDir: config.postgres.embeddedDir, port: config.postgres.embeddedPort });
-    dsn = embedded.dsn;
-    stopEmbedded = embedded.stop;
-  }
+  const configured = dsnOption ?? config.postgres.adminDsn ?? config.postgres.dsn;
+  if (!configured) throw new Error('No PostgreSQL to work on: set SX_POSTGRES_DSN or pass --dsn');
+  const { dsn, stop: stopEmbedded } = await reachableDsn(configured, config.postgres);
   const store = new PostgresStore({ dsn, adminDsn: dsn, config: { ...config, mode: 'POSTGRES_PRIMARY' } });
   try {
     await store.prepare();

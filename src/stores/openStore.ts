@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../config.js';
 import type { StatementObserver, Store } from '../interfaces.js';
 import { MirrorStore } from './mirror/mirrorStore.js';
-import { startEmbeddedPostgres } from './postgres/connect.js';
+import { reachableDsn } from './postgres/connect.js';
 import { PostgresStore } from './postgres/postgresStore.js';
 import { SqliteStore } from './sqlite/sqliteStore.js';
 
@@ -21,20 +21,11 @@ export async function openStore(config: GatewayConfig, observer?: StatementObser
     const store = new SqliteStore({ file: config.sqlitePath, mode: config.mode, observer });
     return { store, firstRun: store.created, close: () => store.close() };
   }
-  let dsn = config.postgres.dsn!;
-  let adminDsn = config.postgres.adminDsn;
-  let firstRun = false;
-  let stopEmbedded: () => Promise<void> = async () => undefined;
-  if (dsn === 'embedded') {
-    const embedded = await startEmbeddedPostgres({
-      dataDir: config.postgres.embeddedDir,
-      port: config.postgres.embeddedPort,
-    });
-    dsn = embedded.dsn;
-    adminDsn = adminDsn ?? embedded.dsn;
-    firstRun = embedded.created;
-    stopEmbedded = embedded.stop;
-  }
+  const server = await reachableDsn(config.postgres.dsn!, config.postgres);
+  const dsn = server.dsn;
+  const adminDsn = config.postgres.adminDsn ?? (server.dsn === config.postgres.dsn ? null : server.dsn);
+  const firstRun = server.created;
+  const stopEmbedded = server.stop;
   const postgres = new PostgresStore({ dsn, adminDsn, config, observer });
   try {
     // MIRROR too: a gateway that starts without its truth would serve copies no one can tell are current.

@@ -21,6 +21,18 @@ const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'postgres';
 const EMBEDDED_DATABASE = 'sx_obsidian';
 
+/**
+ * A configured DSN as a connection URL. "embedded" starts, or reuses, the embedded cluster of the configuration
+ * (SX_POSTGRES_EMBEDDED_DIR / _PORT); the caller owns `stop`, a no-op for a server that is not ours.
+ */
+export async function reachableDsn(
+  dsn: string,
+  embedded: { embeddedDir: string; embeddedPort: number },
+): Promise<{ dsn: string; created: boolean; stop: () => Promise<void> }> {
+  if (dsn !== 'embedded') return { dsn, created: false, stop: async () => undefined };
+  return startEmbeddedPostgres({ dataDir: embedded.embeddedDir, port: embedded.embeddedPort });
+}
+
 /** True when a server answers a query there; never throws. */
 export async function canConnect(target: string | pg.ClientConfig): Promise<boolean> {
   const options = typeof target === 'string' ? { connectionString: target } : target;
