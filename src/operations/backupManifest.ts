@@ -79,7 +79,7 @@ export interface LoadedBackup {
 
 /**
  * A backup named by its dump or its manifest. The manifest must parse and the dump must be the very file it
- * describes (size and SHA-256): a truncated copy or a dump paired with another backup's manifest is refused
+ * describes (its SHA-256): a truncated copy or a dump paired with another backup's manifest is refused
  * before anything is restored.
  */
 export async function loadBackup(file: string): Promise<LoadedBackup> {
