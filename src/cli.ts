@@ -1,15 +1,16 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
 import { importDemo } from './demo.js';
 import { isGatewayError } from './errors.js';
-import { importCsv, type ImportProgress } from './import/importCsv.js';
+import { importCsv, type ImportProgress, type ImportSummary } from './import/importCsv.js';
 import { openStore } from './stores/openStore.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRestoreCommands } from './commands/restore.js';
 import { registerMigrateCommand } from './commands/migrate.js';
-import { EXIT_FAILED, EXIT_USAGE, logger, requireFile, withStore } from './commands/shared.js';
+import { createProgress, type Progress } from './commands/progress.js';
+import { EXIT_FAILED, EXIT_USAGE, EXIT_CODES_HELP, jsonOutput, logger, printResult, requireFile, withStore } from './commands/shared.js';
 import { registerCutoverCommand } from './commands/cutover.js';
 import { registerSmokeCommand } from './commands/smoke.js';
 import { version } from './schema/version.js';
@@ -18,18 +19,31 @@ const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 /** How long serve waits for the store to close after the drain before it exits anyway. */
 const STORE_CLOSE_LIMIT_MS = 5000;
 
-function progressPrinter(): (progress: ImportProgress) => void {
-  let last = 0;
-  return (progress) => {
-    const now = Date.now();
-    if (progress.file !== 'merge' && now - last < 1000) return;
-    last = now;
-    process.stderr.write(
-      progress.file === 'merge'
-        ? `merged ${progress.rows} consolidated rows\n`
-        : `${progress.file}: ${progress.rows} rows, ${(progress.bytes / 1e6).toFixed(1)} MB read\n`,
-    );
+/**
+ * Import progress: one phase per file. The ETA comes from bytes read against the file's size, the one total known
+ * before the rows are read; a person still counts rows, so the bar shows rows and rows/s. The merge reports only
+ * once it is done.
+ */
+function importProgress(progress: Progress, sizes: Partial<Record<ImportProgress['file'], number>>): (update: ImportProgress) => void {
+  let file: ImportProgress['file'] | null = null;
+  return (update) => {
+    if (update.file === 'merge') {
+      progress.endPhase();
+      progress.note(`merged ${update.rows} consolidated rows`);
+      return;
+    }
+    if (update.file !== file) {
+      file = update.file;
+      progress.phase(file, { total: sizes[file] ?? 0, line: (state) => `${state.label}: ${state.count} rows, ${(state.done / 1e6).toFixed(1)} MB read` });
+    }
+    progress.update(update.bytes, update.rows);
   };
+}
+
+/** A regular file's size for the ETA; 0 (unknown) for a pipe or a device, whose size says nothing. */
+function sizeOf(file: string): number {
+  const stat = statSync(file);
+  return stat.isFile() ? stat.size : 0;
 }
 
 const program = new Command()
@@ -37,6 +51,7 @@ const program = new Command()
   .description('GraphQL gateway over a media library: SQLite embedded, PostgreSQL primary with one schema per source')
   .version(version)
   .showHelpAfterError()
+  .addHelpText('afterAll', EXIT_CODES_HELP)
   // Before the subcommands: commander copies this setting into each command when it is created.
   .exitOverride();
 
@@ -109,14 +124,15 @@ program
   .description('Create a source: in PostgreSQL its schema, tables, indexes and registry rows (idempotent)')
   .requiredOption('--source <id>', 'source id, e.g. assets_1')
   .option('--label <label>', 'human-readable label')
-  .action(async (options: { source: string; label?: string }) => {
+  .option('--json', 'print the source as one JSON object')
+  .action(async (options: { source: string; label?: string; json?: boolean }) => {
     const config = loadConfig();
     const source = await withStore(config, ({ store }) =>
       store.bootstrapSource({ sourceId: options.source, label: options.label }),
     );
-    process.stdout.write(
-      `bootstrapped source ${source.id}${source.schemaName ? ` (schema ${source.schemaName}, migration ${source.migrationVersion})` : ''}\n`,
-    );
+    printResult(options.json, source, () => [
+      `bootstrapped source ${source.id}${source.schemaName ? ` (schema ${source.schemaName}, migration ${source.migrationVersion})` : ''}`,
+    ]);
   });
 
 program
@@ -132,42 +148,45 @@ program
     const csv = requireFile(options.csv, '--csv');
     const authors = options.authors ? requireFile(options.authors, '--authors') : null;
     const bookmarks = options.bookmarks ? requireFile(options.bookmarks, '--bookmarks') : null;
-    const summary = await withStore(config, ({ store }) =>
-      importCsv(
-        store,
-        options.source,
-        {
-          consolidated: () => createReadStream(csv),
-          authors: authors ? () => createReadStream(authors) : null,
-          bookmarks: bookmarks ? () => createReadStream(bookmarks) : null,
-        },
-        options.json ? undefined : progressPrinter(),
-      ),
-    );
-    if (options.json) {
-      // maxRSS is in KiB: the figure the benchmark compares across file sizes.
-      process.stdout.write(`${JSON.stringify({ ...summary, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
-      return;
+    const sizes = { consolidated: sizeOf(csv), authors: authors ? sizeOf(authors) : 0, bookmarks: bookmarks ? sizeOf(bookmarks) : 0 };
+    const progress = createProgress({ json: options.json });
+    let summary: ImportSummary;
+    try {
+      summary = await withStore(config, ({ store }) =>
+        importCsv(
+          store,
+          options.source,
+          {
+            consolidated: () => createReadStream(csv),
+            authors: authors ? () => createReadStream(authors) : null,
+            bookmarks: bookmarks ? () => createReadStream(bookmarks) : null,
+          },
+          importProgress(progress, sizes),
+        ),
+      );
+    } finally {
+      progress.stop();
     }
-    process.stdout.write(
+    // maxRSS is in KiB: the figure the benchmark compares across file sizes.
+    printResult(options.json, { ...summary, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, () => [
       `imported into ${summary.sourceId}: inserted=${summary.inserted} updated=${summary.updated} skipped=${summary.skipped} ` +
         `(rows: consolidated=${summary.rows.consolidated} authors=${summary.rows.authors} bookmarks=${summary.rows.bookmarks}; ` +
-        `${(summary.durationMs / 1000).toFixed(2)} s)\n`,
-    );
+        `${(summary.durationMs / 1000).toFixed(2)} s)`,
+    ]);
   });
 
 program
   .command('sources')
-  .description('List the sources, the default first')
-  .action(async () => {
+  .description('List the sources, the default first: id, label, schema, enabled (the default marked *)')
+  .option('--json', 'print {"sources": [...]} as one JSON object')
+  .action(async (options: { json?: boolean }) => {
     const config = loadConfig();
     const sources = await withStore(config, ({ store }) => store.listSources());
-    if (sources.length === 0) process.stdout.write('no sources\n');
-    for (const s of sources) {
-      process.stdout.write(
-        `${s.isDefault ? '*' : ' '} ${s.id}\t${s.label ?? ''}\t${s.schemaName ?? '-'}\t${s.enabled ? 'enabled' : 'disabled'}\n`,
-      );
-    }
+    printResult(options.json, { sources }, () =>
+      sources.length === 0
+        ? ['no sources']
+        : sources.map((s) => `${s.isDefault ? '*' : ' '} ${s.id}\t${s.label ?? ''}\t${s.schemaName ?? '-'}\t${s.enabled ? 'enabled' : 'disabled'}`),
+    );
   });
 
 // Operations commands, one module each.
@@ -179,22 +198,38 @@ registerCutoverCommand(program);
 registerSmokeCommand(program);
 
 
+// Known before the action runs, so that a failure anywhere in it can still answer in JSON.
+program.hook('preAction', (_program, command) => {
+  if (command.opts().json === true) jsonOutput.requested = true;
+});
+
+/**
+ * With --json a failure also answers on stdout, unless the command already printed its object there (a refused
+ * cutover prints its tables, a failed migrate its schemas). Usage errors come before preAction, so the arguments
+ * are looked at directly.
+ */
+function failed(exitCode: number, code: string, message: string): never {
+  const asked = jsonOutput.requested || process.argv.slice(2).includes('--json');
+  if (asked && !jsonOutput.printed) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  process.exit(exitCode);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) process.exit(0);
     if (error.code === 'sx.usage') process.stderr.write(`error: ${error.message}\n`);
-    process.exit(EXIT_USAGE);
+    failed(EXIT_USAGE, 'USAGE', error.message.replace(/^error: /, ''));
   }
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
-    process.exit(EXIT_USAGE);
+    failed(EXIT_USAGE, 'CONFIG_INVALID', error.problems.join('; '));
   }
   if (isGatewayError(error)) {
     process.stderr.write(`error ${error.code}: ${error.message}\n`);
-    process.exit(EXIT_FAILED);
+    failed(EXIT_FAILED, error.code, error.message);
   }
   process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(EXIT_FAILED);
+  failed(EXIT_FAILED, 'INTERNAL', (error as Error).message ?? String(error));
 }

@@ -39,6 +39,7 @@ const envSchema = z
     SX_BACKUP_DIR: z.string().min(1).default('data/backups'),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
+    SX_METRICS: z.enum(['0', '1']).default('1'),
     SX_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
     SX_MAX_QUERY_COST: z.coerce.number().int().min(1).default(50_000),
     SX_MAX_QUERY_FIELDS: z.coerce.number().int().min(1).default(250),
@@ -75,6 +76,8 @@ export interface GatewayConfig {
   demoImport: boolean;
   /** Execute operations through graphql-jit (compiled once per document) instead of graphql-js. */
   graphqlJit: boolean;
+  /** Serve Prometheus metrics at /metrics (unauthenticated, as Prometheus scrapes expect). */
+  metrics: boolean;
   logLevel: string;
   limits: RequestLimits;
 }
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     backupDir: e.SX_BACKUP_DIR,
     demoImport: e.SX_DEMO_IMPORT === '1',
     graphqlJit: e.SX_GRAPHQL_JIT === '1',
+    metrics: e.SX_METRICS === '1',
     logLevel: e.SX_LOG_LEVEL,
     limits: {
       depth: e.SX_MAX_QUERY_DEPTH,

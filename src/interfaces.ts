@@ -87,6 +87,17 @@ export interface MigrationHealth {
   schemasBehind: { sourceId: string; schemaName: string; version: number }[];
 }
 
+/** One connection pool's occupancy at the moment it is read. */
+export interface PoolStats {
+  /** `read`, `write`, or `admin` when SX_POSTGRES_ADMIN_DSN gives DDL a pool of its own. */
+  pool: string;
+  max: number;
+  total: number;
+  idle: number;
+  /** Callers queued for a client: above 0 for long, the pool is too small for the load. */
+  waiting: number;
+}
+
 /**
  * The two stores implement this; the GraphQL layer and the commands cannot tell which one they talk to.
  * Every method that touches a source's rows goes through `openTenant` / `withTenant`, the tenancy boundary.
@@ -121,6 +132,11 @@ export interface Store {
 
   /** Which tenant schemas are behind; optional, as a store without versioned schemas has none to report. */
   migrationHealth?(): Promise<MigrationHealth>;
+  /**
+   * The PostgreSQL pools' occupancy, read from the pools without a query, so a metrics scrape never waits on
+   * the database or takes a connection. Optional: SQLite has no pool.
+   */
+  poolStats?(): PoolStats[];
 
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createBackup, type BackupReport } from '../operations/backup.js';
 import { openPostgresTarget } from '../operations/postgresTarget.js';
+import { createProgress } from './progress.js';
 import { positiveInteger, printResult, usageError } from './shared.js';
 
 const DEFAULT_KEEP = 7;
@@ -19,8 +20,13 @@ function backupLines(report: BackupReport): string[] {
   return lines;
 }
 
+/**
+ * pg_dump cannot say how far it is; the checksums of every table, read meanwhile from the same snapshot, can: the
+ * bar counts sources checksummed and shows their rows. pg_dump may still be writing when it is full.
+ */
 async function runBackup(outDir: string, sourceId: string | undefined, keep: number | undefined, json: boolean | undefined): Promise<BackupReport> {
   const config = loadConfig();
+  const progress = createProgress({ json });
   const target = await openPostgresTarget(config);
   try {
     return await createBackup({
@@ -29,9 +35,15 @@ async function runBackup(outDir: string, sourceId: string | undefined, keep: num
       outDir,
       sourceId,
       keep,
-      onProgress: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      onProgress: (line) => progress.note(line),
+      onChecksums: (state) => {
+        if (state.sources === 0) progress.phase('checksum', { total: state.total, unit: 'rows', line: null });
+        progress.update(state.sources, state.rows);
+        if (state.sources === state.total) progress.endPhase();
+      },
     });
   } finally {
+    progress.stop();
     await target.close();
   }
 }

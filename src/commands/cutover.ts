@@ -7,6 +7,7 @@ import { cutover, type CutoverProgress, type CutoverReport, type CutoverTable } 
 import { openStore, type OpenedStore } from '../stores/openStore.js';
 import { asUnavailable } from '../stores/postgres/failures.js';
 import { SqliteStore } from '../stores/sqlite/sqliteStore.js';
+import { createProgress, type Progress } from './progress.js';
 import { EXIT_FAILED, printResult, usageError } from './shared.js';
 
 interface CutoverCommandOptions {
@@ -34,13 +35,15 @@ export function registerCutoverCommand(program: Command): void {
         'source: its rows are copied in one transaction and checked before it commits; a mismatch rolls it back.\n' +
         'PostgreSQL holding other rows of the source: refused (CUTOVER_TARGET_DIFFERS) unless --force, which\n' +
         "discards PostgreSQL's rows of that source. SQLite is read from one snapshot and never written.\n\n" +
-        'Exit codes: 0 verified or already identical (and a dry run that would succeed), 1 refused or failed\n' +
-        '(and a dry run that would be refused), 2 bad usage or configuration. Progress goes to stderr.',
+        'Exit code 0 when verified or already identical, 1 when refused or failed; a dry run exits as the real run\n' +
+        'would. Progress goes to stderr: a line per table checksummed, copied and verified, and on a terminal a bar\n' +
+        'over the rows copied.',
     )
     .action(async (options: CutoverCommandOptions) => {
       const config = cutoverConfig();
       const sqlite = new SqliteStore({ file: config.sqlitePath, mode: 'SQLITE' });
       let postgres: OpenedStore | null = null;
+      const progress = createProgress({ json: options.json });
       try {
         postgres = options.dryRun && !(await holdsGatewayTables(config)) ? null : await openStore(config);
         const report = await cutover({
@@ -49,11 +52,13 @@ export function registerCutoverCommand(program: Command): void {
           sourceId: options.source,
           dryRun: options.dryRun,
           force: options.force,
-          onProgress: options.json ? undefined : printProgress,
+          onProgress: cutoverProgress(progress),
         });
+        progress.stop();
         printResult(options.json, report, () => reportLines(report));
         if (report.action === 'refuse') process.exitCode = EXIT_FAILED;
       } catch (error) {
+        progress.stop();
         // A refusal or a failed verification still shows both sides, table by table; the error line follows.
         const tables = isGatewayError(error) ? (error.extensions.tables as CutoverTable[] | undefined) : undefined;
         if (tables && isGatewayError(error)) {
@@ -108,14 +113,28 @@ async function holdsGatewayTables(config: GatewayConfig): Promise<boolean> {
   }
 }
 
-function printProgress(progress: CutoverProgress): void {
-  const line =
-    progress.phase === 'checksum'
-      ? `${progress.side} ${progress.table}: ${progress.rows} rows checksummed`
-      : progress.phase === 'copy'
-        ? `copy ${progress.table}: ${progress.rows} rows`
-        : `verify ${progress.table}: ${progress.equal ? 'equal' : 'DIFFERS'}`;
-  process.stderr.write(`${line}\n`);
+/** The checksum, copy and verify lines as before; on a terminal the copy also drives a bar over SQLite's row count. */
+function cutoverProgress(progress: Progress): (update: CutoverProgress) => void {
+  let copied = 0;
+  return (update) => {
+    switch (update.phase) {
+      case 'checksum':
+        progress.note(`${update.side} ${update.table}: ${update.rows} rows checksummed`);
+        break;
+      case 'copying':
+        progress.phase('copy', { total: update.rows, line: null });
+        break;
+      case 'copy':
+        copied += update.rows;
+        progress.update(copied);
+        progress.note(`copy ${update.table}: ${update.rows} rows`);
+        break;
+      case 'verify':
+        progress.endPhase();
+        progress.note(`verify ${update.table}: ${update.equal ? 'equal' : 'DIFFERS'}`);
+        break;
+    }
+  };
 }
 
 const short = (checksum: string | null) => (checksum ? checksum.slice(0, 12) : '-');

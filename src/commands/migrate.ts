@@ -4,6 +4,7 @@ import { GatewayError } from '../errors.js';
 import { latestTenantVersion } from '../stores/postgres/migrations.js';
 import { PostgresStore } from '../stores/postgres/postgresStore.js';
 import { DEFAULT_MIGRATION_CONCURRENCY, type SchemaMigrationReport } from '../tenancy/schemaMigrations.js';
+import { createProgress } from './progress.js';
 import { positiveInteger, printResult, usageError, withStore } from './shared.js';
 
 interface MigrateCommandOptions {
@@ -45,7 +46,7 @@ export function registerMigrateCommand(program: Command): void {
         'deploys) each wait for the other per schema and apply nothing twice. A failing schema is rolled back and\n' +
         'reported (MIGRATION_FAILED); the others go on. A schema from before the record takes its version from the\n' +
         'registry. In SQLITE and POSTGRES_MIRROR mode there is nothing to migrate: it says so and exits 0.\n\n' +
-        'Exit codes: 0 every schema at the latest version (or a dry run), 1 a schema failed, 2 bad usage or configuration.',
+        'Exit code 0 when every schema is at the latest version (and for a dry run), 1 when a schema failed.',
     )
     .action(async (options: MigrateCommandOptions) => {
       if (Boolean(options.all) === options.source.length > 0) throw usageError('migrate needs exactly one of --all or --source <id>');
@@ -66,14 +67,25 @@ export function registerMigrateCommand(program: Command): void {
         return;
       }
       const started = performance.now();
-      const schemas = await withStore(config, ({ store }) => {
-        if (!(store instanceof PostgresStore)) throw new Error(`POSTGRES_PRIMARY opened a ${store.mode} store`);
-        return store.migrateAll({
-          sourceIds: options.all ? undefined : options.source,
-          concurrency: options.concurrency,
-          dryRun: options.dryRun,
+      const progress = createProgress({ json: options.json });
+      let schemas: SchemaMigrationReport[];
+      try {
+        schemas = await withStore(config, async ({ store }) => {
+          if (!(store instanceof PostgresStore)) throw new Error(`POSTGRES_PRIMARY opened a ${store.mode} store`);
+          // The total for the progress bar (migrateAll looks the targets up again: one registry query).
+          const targets = await store.registry.migrationTargets(options.all ? undefined : options.source);
+          progress.phase('migrate', { total: targets.length, unit: 'schemas', line: (state) => `migrate: ${state.done} of ${state.total} schemas` });
+          let done = 0;
+          return store.migrateAll({
+            sourceIds: options.all ? undefined : options.source,
+            concurrency: options.concurrency,
+            dryRun: options.dryRun,
+            onSchema: () => progress.update(++done),
+          });
         });
-      });
+      } finally {
+        progress.stop();
+      }
       const result: MigrateResult = {
         mode: config.mode,
         latestVersion: latestTenantVersion,

@@ -3,6 +3,7 @@ import { loadConfig } from '../config.js';
 import { listBackups, dumpPathOf } from '../operations/backupManifest.js';
 import { openPostgresTarget, type PostgresTarget } from '../operations/postgresTarget.js';
 import { restoreBackup, type RestoreReport } from '../operations/restore.js';
+import { createProgress } from './progress.js';
 import { EXIT_FAILED, printResult, usageError } from './shared.js';
 import { maskDsn } from '../stores/postgres/connect.js';
 
@@ -41,6 +42,8 @@ async function runRestore(
     printResult(options.json, report, () => restoreLines(report)),
 ): Promise<void> {
   const config = loadConfig();
+  const progress = createProgress({ json: options.json });
+  let phase: 'restore' | 'verify' | null = null;
   const target = await openPostgresTarget(config, options.dsn);
   try {
     const report = await restoreBackup({
@@ -50,11 +53,18 @@ async function runRestore(
       sourceId: options.source,
       force: options.force,
       requireNewSource,
-      onProgress: options.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      onProgress: (line) => progress.note(line),
+      // pg_restore says nothing while it runs: the bar moves a source at a time, by the manifest's row counts.
+      onRows: (state) => {
+        if (state.phase !== phase) progress.phase((phase = state.phase), { total: state.total, line: null });
+        progress.update(state.rows);
+      },
     });
+    progress.stop();
     await finish(report, target);
     if (!report.ok) process.exitCode = EXIT_FAILED;
   } finally {
+    progress.stop();
     await target.close();
   }
 }

@@ -8,6 +8,25 @@ import { openStore, type OpenedStore } from '../stores/openStore.js';
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** Shown under every command's --help (commander's 'afterAll' on the program reaches each subcommand). */
+export const EXIT_CODES_HELP = [
+  '',
+  'Exit codes:',
+  '  0  success',
+  '  1  the command failed or a check did not pass; stderr says why (`error CODE: message`)',
+  '  2  bad usage or configuration (an unknown or missing option, an invalid environment variable)',
+  '',
+  'Output: with --json, stdout holds exactly one JSON object (the report; after a failure without one,',
+  '{"error":{"code","message"}}) and progress is silent; errors still go to stderr. Without --json, progress goes',
+  'to stderr: a bar (rows, rows/s, ETA) on a terminal, else a plain line at most once a second.',
+].join('\n');
+
+/**
+ * Whether the running command was asked for --json and has printed its object: the failure handler adds an
+ * error object only when nothing was printed, so stdout never holds two.
+ */
+export const jsonOutput = { requested: false, printed: false };
+
 // Synchronous: a line is written before the next statement runs, so none is lost at process.exit. The
 // asynchronous destination flushes at exit and retries a broken pipe forever: with its reader gone (a log
 // collector that died, a parent killed), stderr would keep serve from ever exiting after SIGTERM.
@@ -34,8 +53,10 @@ export function requireFile(path: string, option: string): string {
 
 /** Prints a command's result: one JSON object with --json, else the lines a person reads. */
 export function printResult(json: boolean | undefined, result: unknown, lines: () => string[]): void {
-  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else for (const line of lines()) process.stdout.write(`${line}\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    jsonOutput.printed = true;
+  } else for (const line of lines()) process.stdout.write(`${line}\n`);
 }
 
 /** Parses a positive integer option or refuses it by name. */

@@ -30,6 +30,8 @@ export interface BackupOptions {
   /** Keep this many backups of the same kind (and source) in outDir, newest first; undefined keeps every one. */
   keep?: number;
   onProgress?: (line: string) => void;
+  /** Sources checksummed so far and their rows, for a progress bar: once before the first source, then after each. */
+  onChecksums?: (progress: { sources: number; total: number; rows: number }) => void;
 }
 
 export interface BackupReport {
@@ -80,10 +82,14 @@ export async function createBackup(options: BackupOptions): Promise<BackupReport
     // Checksums are read while pg_dump runs; both see the exported snapshot.
     const summed: BackupReport['sources'] = [];
     const checksumming = (async () => {
+      let rows = 0;
+      options.onChecksums?.({ sources: 0, total: sources.length, rows });
       for (const source of sources) {
         const tables = await tableChecksums(snapshot!.tenantDb(source));
         summed.push({ id: source.id, schemaName: source.schemaName!, migrationVersion: source.migrationVersion, tables });
         options.onProgress?.(`checksummed ${source.id}: ${tables.map((t) => `${t.table}=${t.rows}`).join(' ')}`);
+        rows += tables.reduce((sum, t) => sum + t.rows, 0);
+        options.onChecksums?.({ sources: summed.length, total: sources.length, rows });
       }
     })();
     const [dumped, checked] = await Promise.allSettled([dumping, checksumming]);

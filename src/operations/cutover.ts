@@ -44,6 +44,8 @@ export interface CutoverReport {
 
 export type CutoverProgress =
   | { phase: 'checksum'; side: 'sqlite' | 'postgres'; table: string; rows: number }
+  /** Before the first table is copied: the rows the copy will write, SQLite's count of every table. */
+  | { phase: 'copying'; rows: number }
   | { phase: 'copy'; table: string; rows: number }
   | { phase: 'verify'; table: string; rows: number; equal: boolean };
 
@@ -129,6 +131,7 @@ export async function cutover(options: CutoverOptions): Promise<CutoverReport> {
       const action = decide(sqliteSums, before, force);
       if (action === 'none') return { action, before, after: before, copiedRows: 0 };
       if (action === 'refuse') throw targetDiffers(source.id, schemaName, compare(sqliteSums, before, before));
+      onProgress?.({ phase: 'copying', rows: sqliteSums.reduce((sum, table) => sum + table.rows, 0) });
       const copied = await replaceSourceRows(from, to, {
         jobIds: 'copy',
         onTable: (table) => onProgress?.({ phase: 'copy', table: table.table, rows: table.rows }),

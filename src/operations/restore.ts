@@ -27,6 +27,11 @@ export interface RestoreOptions {
   /** import-schema: the source must not exist in the target at all. */
   requireNewSource?: boolean;
   onProgress?: (line: string) => void;
+  /**
+   * Rows of the manifest restored, then verified, so far (for a progress bar): once before the first source of
+   * each phase, then after each source.
+   */
+  onRows?: (progress: { phase: 'restore' | 'verify'; rows: number; total: number }) => void;
 }
 
 export interface RestoredSource {
@@ -78,6 +83,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
     const plans = [];
     for (const source of selected) plans.push(await planSource(client, options, source));
     const connection = toolConnection(target.dsn);
+    const total = selected.reduce((sum, source) => sum + rowsOf(source), 0);
+    let rows = 0;
+    options.onRows?.({ phase: 'restore', rows, total });
     for (const plan of plans) {
       const sourceStarted = performance.now();
       options.onProgress?.(`restoring ${plan.source.id} into schema ${plan.source.schemaName}${plan.replaces ? ' (replacing it)' : ''}`);
@@ -119,6 +127,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
         migratedTo,
         durationMs: performance.now() - sourceStarted,
       });
+      rows += rowsOf(plan.source);
+      options.onRows?.({ phase: 'restore', rows, total });
     }
   } finally {
     await client.end().catch(() => undefined);
@@ -126,10 +136,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
   }
 
   const verification: SourceVerification[] = [];
+  const total = selected.reduce((sum, source) => sum + rowsOf(source), 0);
+  let verified = 0;
+  options.onRows?.({ phase: 'verify', rows: verified, total });
   for (const source of selected) {
     const result = await verifyRestoredSource(options.config, target.store, source);
     options.onProgress?.(`verified ${source.id}: ${result.ok ? 'ok' : result.problems.join('; ')}`);
     verification.push(result);
+    verified += rowsOf(source);
+    options.onRows?.({ phase: 'verify', rows: verified, total });
   }
   return {
     backup: { file: backup.dumpFile, kind: manifest.kind, createdAt: manifest.createdAt, serverVersion: manifest.server.version },
@@ -140,6 +155,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
     durationMs: performance.now() - started,
   };
 }
+
+const rowsOf = (source: ManifestSource) => source.tables.reduce((sum, table) => sum + table.rows, 0);
 
 function selectSources(manifest: BackupManifest, sourceIdOption: string | undefined, file: string): ManifestSource[] {
   if (sourceIdOption === undefined) return manifest.sources;

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { importCsv, type ImportProgress, type ImportSummary } from '../import/importCsv.js';
+import { observeImport } from '../observability/importObserver.js';
 import type { GatewayContext } from '../resolvers/context.js';
 import { builder } from './builder.js';
 
@@ -66,7 +67,10 @@ builder.mutationField('importCsv', (t) =>
           bookmarks: args.bookmarks ? fileStream(args.bookmarks) : null,
         },
         progressLog(context, sourceId),
-      );
+      ).then((summary) => {
+        observeImport(context, summary);
+        return summary;
+      });
     },
   }),
 );

@@ -238,7 +238,7 @@ export class PostgresRegistry {
    */
   async migrateAll(
     pool: pg.Pool,
-    options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number },
+    options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number; onSchema?: (report: SchemaMigrationReport) => void },
   ): Promise<SchemaMigrationReport[]> {
     const targets = await this.migrationTargets(options.sourceIds);
     const reports = await migrateSchemas(pool, targets, this.registry, options);

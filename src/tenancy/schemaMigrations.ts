@@ -219,7 +219,7 @@ export async function migrateSchemas(
   pool: pg.Pool,
   targets: readonly MigrationTarget[],
   registryTable: Sql,
-  options: MigrateOptions & { concurrency: number },
+  options: MigrateOptions & { concurrency: number; onSchema?: (report: SchemaMigrationReport) => void },
 ): Promise<SchemaMigrationReport[]> {
   const reports: SchemaMigrationReport[] = new Array(targets.length);
   let next = 0;
@@ -227,6 +227,7 @@ export async function migrateSchemas(
     while (next < targets.length) {
       const index = next++;
       reports[index] = await migrateOne(pool, targets[index], registryTable, options);
+      options.onSchema?.(reports[index]);
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, targets.length) }, worker));

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import type { StatementEvent, Store } from '../../src/interfaces.js';
@@ -62,6 +63,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 export async function startTestGateway(
   kind: GatewayKind,
   env: Record<string, string> = {},
+  options: { logger?: Logger } = {},
 ): Promise<TestGateway> {
   const statements: StatementEvent[] = [];
   const observer = (event: StatementEvent) => statements.push(event);
@@ -117,7 +119,7 @@ export async function startTestGateway(
   }
   let gateway: RunningGateway;
   try {
-    gateway = await listen(store, config, { host: '127.0.0.1', port: 0 });
+    gateway = await listen(store, config, { host: '127.0.0.1', port: 0, logger: options.logger });
   } catch (error) {
     await store.close();
     await cleanup();

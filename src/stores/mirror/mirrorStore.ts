@@ -3,6 +3,7 @@ import type {
   BackendContext,
   DatabaseHealth,
   MigrationHealth,
+  PoolStats,
   SourceInput,
   SourceRecord,
   Store,
@@ -124,6 +125,11 @@ export class MirrorStore implements Store {
   /** Only PostgreSQL's schemas carry migration versions; the SQLite file gets its layout at every start. */
   migrationHealth(): Promise<MigrationHealth> {
     return this.throughPostgres(() => this.postgres.migrationHealth());
+  }
+
+  /** The pools are PostgreSQL's; SQLite, which serves the reads, has none. */
+  poolStats(): PoolStats[] {
+    return this.postgres.poolStats();
   }
 
   async listSources(): Promise<SourceRecord[]> {

@@ -4,6 +4,7 @@ import type {
   BackendContext,
   DatabaseHealth,
   MigrationHealth,
+  PoolStats,
   SourceInput,
   SourceRecord,
   StatementObserver,
@@ -93,12 +94,26 @@ export class PostgresStore implements Store {
     return { latestVersion: latestTenantVersion, behindCount: behind.total, schemasBehind: behind.schemas };
   }
 
+  poolStats(): PoolStats[] {
+    const pools: [string, pg.Pool][] = [['read', this.pool], ['write', this.writePool]];
+    if (this.adminPool !== this.writePool) pools.push(['admin', this.adminPool]);
+    return pools.map(([name, pool]) => ({
+      pool: name,
+      max: pool.options.max ?? 0,
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+    }));
+  }
+
   /**
    * Brings the schemas of `sourceIds` (default: every registered one) to the latest version. A pool of its own,
    * as large as the concurrency and on the admin DSN (DDL), so the serving pools are not taken from and the
    * concurrency is what actually runs.
    */
-  async migrateAll(options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number }): Promise<SchemaMigrationReport[]> {
+  async migrateAll(
+    options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number; onSchema?: (report: SchemaMigrationReport) => void },
+  ): Promise<SchemaMigrationReport[]> {
     const pool = createPool(this.options.adminDsn ?? this.options.dsn, options.concurrency);
     try {
       return await this.guard(() => this.registry.migrateAll(pool, options));
