@@ -1,11 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { findExternalTool, missingToolBanner, type ExternalTool } from './externalTool.js';
 
 /** A PgBouncer this process started, in front of one test database. */
 export interface RunningPgBouncer {
@@ -31,44 +32,18 @@ export interface PgBouncerOptions {
 const DATABASE_ALIAS = 'sx_isolation';
 const CLIENT_USER = 'sx_bouncer_client';
 
-/** Where a pgbouncer binary is: SX_PGBOUNCER_BIN, else PATH, else the sbin folders Debian installs it to. */
-export function findPgBouncer(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.SX_PGBOUNCER_BIN) return isExecutable(env.SX_PGBOUNCER_BIN) ? env.SX_PGBOUNCER_BIN : null;
-  const folders = [...(env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
-  for (const folder of folders) {
-    const candidate = path.join(folder, 'pgbouncer');
-    if (isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
+const PGBOUNCER: ExternalTool = {
+  label: 'PgBouncer',
+  names: ['pgbouncer'],
+  override: 'SX_PGBOUNCER_BIN',
+  extraFolders: ['/usr/sbin', '/usr/local/sbin'],
+  install: 'Install it (Debian/Ubuntu: sudo apt-get install pgbouncer)',
+  requireVariable: 'SX_TEST_REQUIRE_PGBOUNCER',
+};
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The loud stderr message for a machine without PgBouncer: what did not run, and how to make it run. */
-export function pgBouncerMissingBanner(env: NodeJS.ProcessEnv = process.env): string {
-  const line = '!'.repeat(78);
-  const looked = env.SX_PGBOUNCER_BIN
-    ? `SX_PGBOUNCER_BIN=${env.SX_PGBOUNCER_BIN} is not an executable file.`
-    : 'No executable "pgbouncer" on PATH, in /usr/sbin or in /usr/local/sbin.';
-  return [
-    line,
-    '!! PgBouncer NOT FOUND: the transaction-pooling isolation tests DID NOT RUN.',
-    `!! ${looked}`,
-    '!! Install it (Debian/Ubuntu: sudo apt-get install pgbouncer) or point SX_PGBOUNCER_BIN at the binary.',
-    env.SX_TEST_REQUIRE_PGBOUNCER === '1'
-      ? '!! SX_TEST_REQUIRE_PGBOUNCER=1 (as CI sets): they FAIL.'
-      : '!! They are reported as skipped; with SX_TEST_REQUIRE_PGBOUNCER=1 (as CI sets) they fail instead.',
-    line,
-    '',
-  ].join('\n');
-}
+export const findPgBouncer = (env: NodeJS.ProcessEnv = process.env) => findExternalTool(PGBOUNCER, env);
+export const pgBouncerMissingBanner = (env: NodeJS.ProcessEnv = process.env) =>
+  missingToolBanner(PGBOUNCER, 'the transaction-pooling isolation tests', env);
 
 const versions = new Map<string, string>();
 
