@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { ServerDrain, type DrainOutcome } from './gracefulShutdown.js';
 import { ERROR_CODES } from './errors.js';
+import { formPostGuard } from './formPostGuard.js';
 import { graphiqlOptions, renderGraphiQLPage } from './graphiql.js';
 import type { Store } from './interfaces.js';
 import { contextOfRequest, createContext, type GatewayContext } from './resolvers/context.js';
@@ -127,6 +128,7 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
       // First, so a request refused by a later plugin is still logged and counted.
       ...(logger ? [requestLog(logger, store)] : []),
       ...(config.metrics ? gatewayMetrics(store).plugins : []),
+      formPostGuard(),
       ...requestLimitPlugins(config.limits),
       refuseNulCharacters(),
       healthEndpoint(store),
