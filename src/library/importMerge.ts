@@ -198,6 +198,9 @@ async function withIndexesRebuiltIfBulk(db: TenantDb, tables: string[], newRows:
   await db.run(sql`SELECT set_config('maintenance_work_mem', '256MB', true)`);
   // The definitions come from the catalog of this very schema, not from input.
   for (const index of indexes) await db.run(raw(index.definition));
+  // Statistics for the tables just filled, committed with them: until autovacuum gets there, the source's first
+  // queries would be planned for the empty tables the planner last saw.
+  for (const table of tables) await db.run(sql`ANALYZE ${ident(table)}`);
 }
 
 /** Keeps the last staged row per key; an unchanged row keeps its imported_at, so a re-import writes nothing. */
