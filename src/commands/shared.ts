@@ -16,9 +16,9 @@ export const EXIT_CODES_HELP = [
   '  1  the command failed or a check did not pass; stderr says why (`error CODE: message`)',
   '  2  bad usage or configuration (an unknown or missing option, an invalid environment variable)',
   '',
-  'Output: with --json, stdout holds exactly one JSON object (the report; after a failure without one,',
-  '{"error":{"code","message"}}) and progress is silent; errors still go to stderr. Without --json, progress goes',
-  'to stderr: a bar (rows, rows/s, ETA) on a terminal, else a plain line at most once a second.',
+  'Output (every command but serve): with --json, stdout holds exactly one JSON object (the report; after a',
+  'failure without one, {"error":{"code","message"}}) and progress is silent; errors still go to stderr. Without',
+  '--json, progress goes to stderr: a bar (rows, rows/s, ETA) on a terminal, else a plain line at most once a second.',
 ].join('\n');
 
 /**
