@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { killStartedProcesses, startCli } from './support/cliProcess.js';
 import { createTestDatabase, startTestGateway, type TestGateway } from './support/gateway.js';
+import type { SchemaMigrationReport } from '../src/tenancy/schemaMigrations.js';
 
 // The files as they are on disk, read here rather than through the module under test, so a wrong checksum or a
 // skipped file in the migrator cannot agree with itself.
@@ -35,16 +36,7 @@ interface RecordRow {
   applied_at: Date;
 }
 
-interface Report {
-  sourceId: string;
-  schemaName: string;
-  from: number;
-  to: number;
-  applied: number[];
-  inferred: number[];
-  drifted: number[];
-  error?: { code: string; message: string; version: number | null };
-}
+type Report = SchemaMigrationReport;
 
 function openPostgres(url: string): Promise<PostgresStore> {
   const config = loadConfig({ SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', SX_POSTGRES_DSN: url, SX_REGISTRY_CACHE_TTL_SEC: '0' });
