@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { Sql } from 'sql-template-tag';
 import type { TenantDb } from '../src/interfaces.js';
-import { listItems, type ItemFilter } from '../src/library/listItems.js';
-import { searchItems } from '../src/library/searchItems.js';
+import { listItems, type ItemFilter } from '../src/queries/listItems.js';
+import { searchItems } from '../src/queries/searchItems.js';
 
 export interface PlanCheck {
   name: string;

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { canConnect, startEmbeddedPostgres } from '../src/stores/postgres/connect.js';
+import { canConnect, startEmbeddedPostgres } from '../src/stores/postgres/embeddedCluster.js';
 
 export interface BenchServer {
   /** A maintenance URL; the benchmark creates and drops its own databases there. */

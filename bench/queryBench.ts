@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { TenantDb } from '../src/interfaces.js';
-import { metaByVideoIds } from '../src/library/itemMeta.js';
-import { listItems } from '../src/library/listItems.js';
-import { searchItems } from '../src/library/searchItems.js';
+import { metaByVideoIds } from '../src/queries/itemMeta.js';
+import { listItems } from '../src/queries/listItems.js';
+import { searchItems } from '../src/queries/searchItems.js';
 import { loadGraphql, loadLoop, type LoadResult } from './load.js';
 import { compareWorkloads } from './postgraphile/check.js';
 import { preparePostGraphileSchema } from './postgraphile/setup.js';

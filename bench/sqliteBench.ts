@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { metaByVideoIds } from '../src/library/itemMeta.js';
-import { listItems } from '../src/library/listItems.js';
+import { metaByVideoIds } from '../src/queries/itemMeta.js';
+import { listItems } from '../src/queries/listItems.js';
 import { openSqliteConnection } from '../src/stores/sqlite/sqliteStore.js';
 import type { DatasetFiles } from './dataset.js';
 import { loadGraphql, loadLoop, type LoadResult } from './load.js';

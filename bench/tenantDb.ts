@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Sql } from 'sql-template-tag';
 import type { TenantDb } from '../src/interfaces.js';
-import { StatementCache, sqliteTenantDb } from '../src/tenancy/sqliteSession.js';
+import { StatementCache, sqliteTenantDb } from '../src/stores/sqlite/sqliteBinding.js';
 
 /**
  * The library's statements on a bare pg client, without the gateway's binding (no transaction, no

@@ -13,7 +13,7 @@ import { createProgress, type Progress } from './commands/progress.js';
 import { EXIT_FAILED, EXIT_USAGE, EXIT_CODES_HELP, jsonOutput, logger, printResult, requireFile, withStore } from './commands/shared.js';
 import { registerCutoverCommand } from './commands/cutover.js';
 import { registerSmokeCommand } from './commands/smoke.js';
-import { version } from './schema/version.js';
+import { version } from './packageVersion.js';
 
 const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 /** How long serve waits for the store to close after the drain before it exits anyway. */
@@ -80,7 +80,7 @@ program
       if (demo) logger.info({ inserted: demo.inserted }, 'new database: imported the sample export as source "demo"');
     }
     // Loaded here, not at the top: the schema and Yoga are most of the start-up time of the other commands.
-    const { listen } = await import('./server.js');
+    const { listen } = await import('./http/server.js');
     const gateway = await listen(opened.store, config, { host: options.host, port: options.port, logger });
     let stopping = false;
     const stop = async (signal: NodeJS.Signals) => {

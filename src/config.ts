@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** How many schemas `migrate` works on at once unless told otherwise. */
+export const DEFAULT_MIGRATION_CONCURRENCY = 4;
+
 export const BACKEND_MODES = ['SQLITE', 'POSTGRES_MIRROR', 'POSTGRES_PRIMARY'] as const;
 export type BackendMode = (typeof BACKEND_MODES)[number];
 

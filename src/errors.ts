@@ -57,3 +57,23 @@ export class GatewayError extends GraphQLError {
 export function isGatewayError(error: unknown): error is GatewayError {
   return error instanceof GatewayError;
 }
+
+export type LimitName = 'depth' | 'cost' | 'fields' | 'aliases' | 'tokens' | 'batch' | 'queryBytes' | 'uploadBytes';
+
+/** The environment variable that raises each limit, so the error can say how to change it. */
+const SETTING: Record<LimitName, string> = {
+  depth: 'SX_MAX_QUERY_DEPTH',
+  cost: 'SX_MAX_QUERY_COST',
+  fields: 'SX_MAX_QUERY_FIELDS',
+  aliases: 'SX_MAX_ALIASES',
+  tokens: 'SX_MAX_QUERY_TOKENS',
+  batch: 'SX_MAX_BATCH',
+  queryBytes: 'SX_MAX_QUERY_BYTES',
+  uploadBytes: 'SX_MAX_UPLOAD_MB',
+};
+
+export function limitExceeded(limit: LimitName, max: number, actual: number | null, what: string): GatewayError {
+  const found = actual === null ? '' : `, this request has ${actual}`;
+  const code = limit === 'queryBytes' || limit === 'uploadBytes' ? 'REQUEST_TOO_LARGE' : 'QUERY_LIMIT_EXCEEDED';
+  return new GatewayError(code, `${what}: at most ${max} allowed${found} (${SETTING[limit]})`, { limit, max, actual });
+}

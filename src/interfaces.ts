@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Sql } from 'sql-template-tag';
-import type { BackendMode } from './config.js';
+import type { BackendMode, GatewayConfig } from './config.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -33,7 +33,7 @@ export interface TenantDb {
 }
 
 /** A binding that lives as long as one GraphQL operation (or one command). */
-export interface TenantSession {
+export interface TenantBinding {
   readonly source: SourceRecord;
   readonly db: TenantDb;
   /** Commits (ok) or rolls back, then hands the connection back. Safe to call more than once. */
@@ -87,6 +87,66 @@ export interface MigrationHealth {
   schemasBehind: { sourceId: string; schemaName: string; version: number }[];
 }
 
+export interface MigrationTarget {
+  sourceId: string;
+  schemaName: string;
+}
+
+export interface SchemaMigrationReport {
+  sourceId: string;
+  schemaName: string;
+  /** The schema's version before the run. */
+  from: number;
+  /** Its version after the run (with dryRun: the one it would reach); `from` when it failed. */
+  to: number;
+  /** Versions run now, in order (with dryRun: the ones that would run). */
+  applied: number[];
+  /** Versions recorded now without running, from the registry's migration_version (a schema older than the record). */
+  inferred: number[];
+  /** Recorded versions whose file has changed since it ran; reported, never re-run. */
+  drifted: number[];
+  durationMs: number;
+  error?: { code: 'MIGRATION_FAILED'; message: string; version: number | null };
+}
+
+export interface MigrateOptions {
+  /** Stop at this version instead of the latest. Tests build old schemas with it; operators have no use for it. */
+  targetVersion?: number;
+  /** Read the record and say what would run, then roll back. */
+  dryRun?: boolean;
+}
+
+export interface SchemaMigrationStatus extends MigrationTarget {
+  registryVersion: number;
+  /** Highest recorded version; null when the schema has no record yet (it is inferred at its next migration). */
+  recordedVersion: number | null;
+  behind: boolean;
+  drifted: number[];
+}
+
+/**
+ * What only a store with versioned tenant schemas (PostgreSQL) can do. The GraphQL layer and the commands ask a
+ * store for this capability (`store.tenantSchemas`) instead of testing which class it is.
+ */
+export interface TenantSchemas {
+  /** The highest tenant migration this build ships. */
+  readonly latestVersion: number;
+  /** The schemas `migrateAll` would work on: every registered one, or those of the named sources (each must exist). */
+  migrationTargets(sourceIds?: readonly string[]): Promise<MigrationTarget[]>;
+  /** Brings those schemas to the latest version, `concurrency` at a time, each in its own transaction. */
+  migrateAll(
+    options: MigrateOptions & { sourceIds?: readonly string[]; concurrency: number; onSchema?: (report: SchemaMigrationReport) => void },
+  ): Promise<SchemaMigrationReport[]>;
+  /** Every registered schema's version, record and drift: for doctor. */
+  migrationStatus(): Promise<SchemaMigrationStatus[]>;
+}
+
+/**
+ * The gateway's GraphQL endpoint answered in-process, as its HTTP route would answer: what a restore's verification
+ * asks. The admin tasks get it from their caller, since the HTTP layer sits above them.
+ */
+export type InProcessGateway = (store: Store, config: GatewayConfig, request: Request) => Promise<Response>;
+
 /** One connection pool's occupancy at the moment it is read. */
 export interface PoolStats {
   /** `read`, `write`, or `admin` when SX_POSTGRES_ADMIN_DSN gives DDL a pool of its own. */
@@ -121,7 +181,7 @@ export interface Store {
    * A lazily connected read binding for one operation; resolve errors are thrown here, before any query.
    * Bindings opened with the same `operation` key belong to one operation and may share its transaction.
    */
-  openTenant(sourceId: string, operation?: object): Promise<TenantSession>;
+  openTenant(sourceId: string, operation?: object): Promise<TenantBinding>;
   /** One transaction for a write: committed when fn resolves, rolled back when it throws. */
   withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T>;
   /**
@@ -129,6 +189,15 @@ export interface Store {
    * connection so the shared one never waits on a write lock held across an await.
    */
   withImport<T>(sourceId: string, fn: (db: TenantDb, runAtomically: <R>(merge: () => Promise<R>) => Promise<R>) => Promise<T>): Promise<T>;
+
+  /**
+   * One read-only transaction over a source in which every statement reads the instant of the first: a copy or a
+   * checksum read in batches is never half before and half after a write. fn also gets the source's record.
+   * Optional: the mirror store serves copies and has no snapshot of its own to give.
+   */
+  withSnapshot?<T>(sourceId: string, fn: (db: TenantDb, source: SourceRecord) => Promise<T>): Promise<T>;
+  /** Present only where tenant schemas carry migration versions (PostgreSQL). */
+  readonly tenantSchemas?: TenantSchemas;
 
   /** Which tenant schemas are behind; optional, as a store without versioned schemas has none to report. */
   migrationHealth?(): Promise<MigrationHealth>;

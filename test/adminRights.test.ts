@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { importCsv } from '../src/import/importCsv.js';
-import { isAdminRequest } from '../src/resolvers/context.js';
+import { isAdminRequest } from '../src/graphql/context.js';
 import { libraryCsv } from './support/csv.js';
 import { STORE_KINDS, startTestGateway, uploadCsv, type GraphQLResponse, type TestGateway } from './support/gateway.js';
 

@@ -7,9 +7,9 @@ import { REQUIRED_COLUMNS } from '../src/import/csvFields.js';
 import { readCsvRecords } from '../src/import/csvRecords.js';
 import { importCsv, type ImportFiles } from '../src/import/importCsv.js';
 import type { Store } from '../src/interfaces.js';
-import { putItemMeta } from '../src/library/itemMeta.js';
-import { putUserNote } from '../src/library/itemNotes.js';
-import { SOURCE_TABLES, canonicalJson, tableChecksums, type TableChecksum } from '../src/library/tableChecksums.js';
+import { putItemMeta } from '../src/queries/itemMeta.js';
+import { putUserNote } from '../src/queries/itemNotes.js';
+import { SOURCE_TABLES, canonicalJson, tableChecksums, type TableChecksum } from '../src/queries/tableChecksums.js';
 import { AUTHORS_HEADER, BOOKMARKS_HEADER, CONSOLIDATED_HEADER, csv, libraryCsv } from './support/csv.js';
 import { STORE_KINDS, startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';
 

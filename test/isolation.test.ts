@@ -5,7 +5,7 @@ import sql, { raw } from 'sql-template-tag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { importCsv } from '../src/import/importCsv.js';
-import { listen, type RunningGateway } from '../src/server.js';
+import { listen, type RunningGateway } from '../src/http/server.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { libraryCsv } from './support/csv.js';
 import { createTestDatabase } from './support/gateway.js';

@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { killStartedProcesses, startCli } from './support/cliProcess.js';
 import { createTestDatabase, startTestGateway, type TestGateway } from './support/gateway.js';
-import type { SchemaMigrationReport } from '../src/tenancy/schemaMigrations.js';
+import type { SchemaMigrationReport } from '../src/interfaces.js';
 
 // The files as they are on disk, read here rather than through the module under test, so a wrong checksum or a
 // skipped file in the migrator cannot agree with itself.

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { importCsv } from '../src/import/importCsv.js';
 import type { TenantDb } from '../src/interfaces.js';
-import { canonicalJson, tableChecksums } from '../src/library/tableChecksums.js';
-import { listen, type RunningGateway } from '../src/server.js';
+import { canonicalJson, tableChecksums } from '../src/queries/tableChecksums.js';
+import { listen, type RunningGateway } from '../src/http/server.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
-import { StatementCache, sqliteTenantDb } from '../src/tenancy/sqliteSession.js';
+import { StatementCache, sqliteTenantDb } from '../src/stores/sqlite/sqliteBinding.js';
 import { AUTHORS_HEADER, BOOKMARKS_HEADER, csv, libraryCsv } from './support/csv.js';
 import { createTestDatabase, startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';
 

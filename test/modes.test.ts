@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { listen } from '../src/server.js';
+import { listen } from '../src/http/server.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { libraryCsv } from './support/csv.js';
 import { startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';

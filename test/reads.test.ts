@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NOTE_TEMPLATE_VERSION } from '../src/library/itemNotes.js';
+import { NOTE_TEMPLATE_VERSION } from '../src/queries/itemNotes.js';
 import { AUTHORS_HEADER, BOOKMARKS_HEADER, CONSOLIDATED_HEADER, csv } from './support/csv.js';
 import { STORE_KINDS, startTestGateway, uploadCsv, type GraphQLResponse, type TestGateway } from './support/gateway.js';
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { importCsv } from '../src/import/importCsv.js';
 import type { Store } from '../src/interfaces.js';
-import { tableChecksums } from '../src/library/tableChecksums.js';
+import { tableChecksums } from '../src/queries/tableChecksums.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { SqliteStore } from '../src/stores/sqlite/sqliteStore.js';
 import { killStartedProcesses, startCli, type CliProcess } from './support/cliProcess.js';

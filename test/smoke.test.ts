@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { importCsv } from '../src/import/importCsv.js';
-import type { SmokeReport } from '../src/operations/smoke.js';
+import type { SmokeReport } from '../src/tasks/smoke.js';
 import { killStartedProcesses, startCli } from './support/cliProcess.js';
 import { libraryCsv } from './support/csv.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schemaNameFor } from '../src/tenancy/identifiers.js';
+import { schemaNameFor } from '../src/sources/identifiers.js';
 import type { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import { libraryCsv } from './support/csv.js';
 import { STORE_KINDS, startTestGateway, uploadCsv, type TestGateway } from './support/gateway.js';

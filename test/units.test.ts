@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseCount, parsePrivate, stableRowHash } from '../src/import/csvFields.js';
-import { normaliseAuthorLinks, normaliseStatuses, primaryStatus } from '../src/library/metaValues.js';
-import { ident, schemaNameFor } from '../src/tenancy/identifiers.js';
-import { assertSourceId, trailingProfileIndex } from '../src/tenancy/sourceId.js';
+import { normaliseAuthorLinks, normaliseStatuses, primaryStatus } from '../src/queries/metaValues.js';
+import { ident, schemaNameFor } from '../src/sources/identifiers.js';
+import { assertSourceId, trailingProfileIndex } from '../src/sources/sourceId.js';
 
 describe('source ids and schema names', () => {
   it('accepts the documented alphabet and rejects the rest without rewriting', () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { createBackup, type BackupReport } from '../operations/backup.js';
-import { openPostgresTarget } from '../operations/postgresTarget.js';
+import { createBackup, type BackupReport } from '../tasks/backup.js';
+import { openPostgresTarget } from '../tasks/postgresTarget.js';
 import { createProgress } from './progress.js';
 import { positiveInteger, printResult, usageError } from './shared.js';
 

@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { isGatewayError } from '../errors.js';
-import { cutover, type CutoverProgress, type CutoverReport, type CutoverTable } from '../operations/cutover.js';
+import { cutoverFromLibrary, type CutoverProgress, type CutoverReport, type CutoverTable } from '../tasks/cutover.js';
 import { openStore, type OpenedStore } from '../stores/openStore.js';
 import { asUnavailable } from '../stores/postgres/failures.js';
-import { SqliteStore } from '../stores/sqlite/sqliteStore.js';
 import { createProgress, type Progress } from './progress.js';
 import { EXIT_FAILED, printResult, usageError } from './shared.js';
 
@@ -41,13 +40,11 @@ export function registerCutoverCommand(program: Command): void {
     )
     .action(async (options: CutoverCommandOptions) => {
       const config = cutoverConfig();
-      const sqlite = new SqliteStore({ file: config.sqlitePath, mode: 'SQLITE' });
       let postgres: OpenedStore | null = null;
       const progress = createProgress({ json: options.json });
       try {
         postgres = options.dryRun && !(await holdsGatewayTables(config)) ? null : await openStore(config);
-        const report = await cutover({
-          sqlite,
+        const report = await cutoverFromLibrary(config.sqlitePath, {
           postgres: postgres?.store ?? null,
           sourceId: options.source,
           dryRun: options.dryRun,
@@ -69,7 +66,6 @@ export function registerCutoverCommand(program: Command): void {
         }
         throw error;
       } finally {
-        await sqlite.close();
         await postgres?.close();
       }
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { runDoctor } from '../operations/doctor.js';
+import { runDoctor } from '../tasks/doctor.js';
 import { EXIT_FAILED, printResult } from './shared.js';
 
 export function registerDoctorCommand(program: Command): void {

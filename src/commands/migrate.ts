@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { DEFAULT_MIGRATION_CONCURRENCY, loadConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
-import { latestTenantVersion } from '../stores/postgres/migrations.js';
-import { PostgresStore } from '../stores/postgres/postgresStore.js';
-import { DEFAULT_MIGRATION_CONCURRENCY, type SchemaMigrationReport } from '../tenancy/schemaMigrations.js';
+import type { SchemaMigrationReport } from '../interfaces.js';
 import { createProgress } from './progress.js';
 import { positiveInteger, printResult, usageError, withStore } from './shared.js';
 
@@ -69,14 +67,17 @@ export function registerMigrateCommand(program: Command): void {
       const started = performance.now();
       const progress = createProgress({ json: options.json });
       let schemas: SchemaMigrationReport[];
+      let latestVersion: number | null = null;
       try {
         schemas = await withStore(config, async ({ store }) => {
-          if (!(store instanceof PostgresStore)) throw new Error(`POSTGRES_PRIMARY opened a ${store.mode} store`);
+          const tenantSchemas = store.tenantSchemas;
+          if (!tenantSchemas) throw new Error(`POSTGRES_PRIMARY opened a ${store.mode} store without tenant schemas`);
+          latestVersion = tenantSchemas.latestVersion;
           // The total for the progress bar (migrateAll looks the targets up again: one registry query).
-          const targets = await store.registry.migrationTargets(options.all ? undefined : options.source);
+          const targets = await tenantSchemas.migrationTargets(options.all ? undefined : options.source);
           progress.phase('migrate', { total: targets.length, unit: 'schemas', line: (state) => `migrate: ${state.done} of ${state.total} schemas` });
           let done = 0;
-          return store.migrateAll({
+          return tenantSchemas.migrateAll({
             sourceIds: options.all ? undefined : options.source,
             concurrency: options.concurrency,
             dryRun: options.dryRun,
@@ -88,7 +89,7 @@ export function registerMigrateCommand(program: Command): void {
       }
       const result: MigrateResult = {
         mode: config.mode,
-        latestVersion: latestTenantVersion,
+        latestVersion,
         dryRun: Boolean(options.dryRun),
         concurrency: options.concurrency,
         durationMs: Math.round(performance.now() - started),

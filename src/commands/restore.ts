@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { listBackups, dumpPathOf } from '../operations/backupManifest.js';
-import { openPostgresTarget, type PostgresTarget } from '../operations/postgresTarget.js';
-import { restoreBackup, type RestoreReport } from '../operations/restore.js';
+import { listBackups, dumpPathOf } from '../tasks/backupManifest.js';
+import { openPostgresTarget, type PostgresTarget } from '../tasks/postgresTarget.js';
+import { restoreBackup, type RestoreReport } from '../tasks/restore.js';
 import { createProgress } from './progress.js';
-import { EXIT_FAILED, printResult, usageError } from './shared.js';
-import { maskDsn } from '../stores/postgres/connect.js';
+import { EXIT_FAILED, inProcessGateway, printResult, usageError } from './shared.js';
+import { maskDsn } from '../stores/postgres/pools.js';
 
 function restoreLines(report: RestoreReport): string[] {
   const lines = [
@@ -53,6 +53,7 @@ async function runRestore(
       sourceId: options.source,
       force: options.force,
       requireNewSource,
+      gateway: inProcessGateway,
       onProgress: (line) => progress.note(line),
       // pg_restore says nothing while it runs: the bar moves a source at a time, by the manifest's row counts.
       onRows: (state) => {

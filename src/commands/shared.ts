@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import pino from 'pino';
 import type { GatewayConfig } from '../config.js';
+import type { InProcessGateway } from '../interfaces.js';
 import { openStore, type OpenedStore } from '../stores/openStore.js';
 
 /** Exit codes: 0 success, 1 the command failed (or a check did not pass), 2 bad usage or configuration. */
@@ -66,3 +67,10 @@ export function positiveInteger(name: string): (value: string) => number {
     return Number(value);
   };
 }
+
+/**
+ * The gateway's own GraphQL endpoint, loaded on first use: the schema and Yoga are most of a command's start-up
+ * time, and only a restore's verification needs them.
+ */
+export const inProcessGateway: InProcessGateway = async (store, config, request) =>
+  (await import('../http/server.js')).createGatewayYoga(store, config).fetch(request);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXPECTED_BACKENDS, smoke, type ExpectedBackend, type SmokeReport } from '../operations/smoke.js';
+import { EXPECTED_BACKENDS, smoke, type ExpectedBackend, type SmokeReport } from '../tasks/smoke.js';
 import { EXIT_FAILED, positiveInteger, printResult, usageError } from './shared.js';
 
 interface SmokeCommandOptions {

@@ -8,7 +8,7 @@ import {
   mergeStaged,
   stageRows,
   type ImportCounts,
-} from '../library/importMerge.js';
+} from '../queries/importMerge.js';
 import { readCsvRecords, type CsvRecord } from './csvRecords.js';
 import { REQUIRED_COLUMNS, authorRow, bookmarkRow, consolidatedRow } from './csvFields.js';
 

@@ -2,7 +2,7 @@ import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Store } from '../interfaces.js';
-import { contextOfRequest } from '../resolvers/context.js';
+import { contextOfRequest } from '../graphql/context.js';
 import { errorCodesOf } from './errorCodes.js';
 
 /** Probes poll every few seconds: at info they would bury the requests people read the log for. */
@@ -85,7 +85,7 @@ export function requestLog(logger: Logger, store: Store): Plugin {
           status: response.status,
           durationMs: trace ? Math.round((performance.now() - trace.started) * 10) / 10 : null,
           operationNames: trace?.operationNames ?? [],
-          sourceIds: [...new Set(contexts?.flatMap((context) => [...context.tenants.named]) ?? [])],
+          sourceIds: [...new Set(contexts?.flatMap((context) => [...context.sources.named]) ?? [])],
           codes,
           backend,
         };

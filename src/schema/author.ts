@@ -1,4 +1,4 @@
-import { AUTHOR_ORDERS, listAuthors, type AuthorSummary } from '../library/listAuthors.js';
+import { AUTHOR_ORDERS, listAuthors, type AuthorSummary } from '../queries/listAuthors.js';
 import { builder } from './builder.js';
 import { DEFAULT_PAGE_SIZE, pageCost, checkPageSize } from './paging.js';
 import { SourceScopeRef } from './source.js';

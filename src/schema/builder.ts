@@ -4,8 +4,8 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONObjectResolver, NonNegativeIntResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors.js';
-import { limitExceeded } from '../requestLimits.js';
-import type { GatewayContext } from '../resolvers/context.js';
+import { limitExceeded } from '../errors.js';
+import type { GatewayContext } from '../graphql/context.js';
 
 export const builder = new SchemaBuilder<{
   Context: GatewayContext;

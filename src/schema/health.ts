@@ -1,6 +1,6 @@
 import type { BackendContext, DatabaseHealth, MigrationHealth, Store } from '../interfaces.js';
 import { builder } from './builder.js';
-import { version } from './version.js';
+import { version } from '../packageVersion.js';
 
 export const BackendContextRef = builder.objectRef<BackendContext>('BackendContext').implement({
   description: 'Which store answers, and for a bound source which schema and search_path it uses.',

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { importCsv, type ImportProgress, type ImportSummary } from '../import/importCsv.js';
 import { observeImport } from '../observability/importObserver.js';
-import type { GatewayContext } from '../resolvers/context.js';
+import type { GatewayContext } from '../graphql/context.js';
 import { builder } from './builder.js';
 
 const ImportRowsRef = builder.objectRef<ImportSummary['rows']>('ImportRows').implement({
@@ -57,7 +57,7 @@ builder.mutationField('importCsv', (t) =>
       bookmarks: t.arg({ type: 'File' }),
     },
     resolve: (_root, args, context) => {
-      const sourceId = context.tenants.checkSourceId(String(args.sourceId));
+      const sourceId = context.sources.checkSourceId(String(args.sourceId));
       return importCsv(
         context.store,
         sourceId,

@@ -5,9 +5,10 @@ import './source.js';
 import './item.js';
 import './itemMeta.js';
 import './itemNote.js';
+import './itemRaw.js';
 import './stats.js';
 import './author.js';
 import './import.js';
-import './operations.js';
+import './adminTasks.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,17 +1,17 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { GatewayError } from '../errors.js';
-import type { Item } from '../library/itemRows.js';
-import type { TenantScope } from '../resolvers/tenantScope.js';
-import { ITEM_ORDERS, countItems, listItemsWithMeta, type ItemFilter } from '../library/listItems.js';
-import { emptyMeta, type ItemMeta } from '../library/itemMeta.js';
-import { searchItems, type SearchMode, type SearchPage } from '../library/searchItems.js';
+import type { Item } from '../queries/itemRows.js';
+import type { BoundSource } from '../graphql/operationSources.js';
+import { ITEM_ORDERS, countItems, listItemsWithMeta, type ItemFilter } from '../queries/listItems.js';
+import { emptyMeta, type ItemMeta } from '../queries/itemMeta.js';
+import { searchItems, type SearchMode, type SearchPage } from '../queries/searchItems.js';
 import { builder } from './builder.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize, pageCost, selectsNodeField } from './paging.js';
 import { SourceScopeRef } from './source.js';
 
 /** An item travels with the scope it was read through, so its meta and note load from the same source. */
 export interface ScopedItem extends Item {
-  scope: TenantScope;
+  scope: BoundSource;
   /** Meta read together with the item (a page that asked for it); otherwise it comes from the scope's loader. */
   meta?: ItemMeta;
 }
@@ -21,7 +21,7 @@ export interface ScopedItem extends Item {
  * SQL under load (the profile's top frame of the gateway itself). Both fields are always set, so every item
  * keeps one shape.
  */
-export function scoped(scope: TenantScope, items: readonly Item[], meta?: Map<string, ItemMeta | null>): ScopedItem[] {
+export function scoped(scope: BoundSource, items: readonly Item[], meta?: Map<string, ItemMeta | null>): ScopedItem[] {
   for (const item of items as ScopedItem[]) {
     item.scope = scope;
     item.meta = meta ? (meta.get(item.id) ?? emptyMeta(item.id)) : undefined;

@@ -1,5 +1,5 @@
-import type { ItemMeta } from '../library/itemMeta.js';
-import { putItemMeta } from '../library/itemMeta.js';
+import type { ItemMeta } from '../queries/itemMeta.js';
+import { putItemMeta } from '../queries/itemMeta.js';
 import { builder } from './builder.js';
 import { ItemRef } from './item.js';
 
@@ -59,7 +59,7 @@ builder.mutationField('setItemMeta', (t) =>
       input: t.arg({ type: ItemMetaInputRef, required: true }),
     },
     resolve: (_root, args, context) =>
-      context.store.withTenant(context.tenants.checkSourceId(String(args.sourceId)), (db) =>
+      context.store.withTenant(context.sources.checkSourceId(String(args.sourceId)), (db) =>
         putItemMeta(db, String(args.itemId), args.input),
       ),
   }),

@@ -1,5 +1,4 @@
-import { chooseNote, putUserNote, type ItemNote } from '../library/itemNotes.js';
-import type { ItemRaw, RawRow } from '../library/itemRaw.js';
+import { chooseNote, putUserNote, type ItemNote } from '../queries/itemNotes.js';
 import { builder } from './builder.js';
 import { ItemRef } from './item.js';
 
@@ -17,22 +16,6 @@ const ItemNoteRef = builder.objectRef<ItemNote>('ItemNote').implement({
   }),
 });
 
-const RawRowRef = builder.objectRef<RawRow>('RawCsvRow').implement({
-  fields: (t) => ({
-    row: t.field({ type: 'JSONObject', resolve: (raw) => raw.row }),
-    importedAt: t.field({ type: 'DateTime', resolve: (raw) => raw.importedAt }),
-  }),
-});
-
-const ItemRawRef = builder.objectRef<ItemRaw>('ItemRaw').implement({
-  description: 'The CSV rows this item was imported from, as they were.',
-  fields: (t) => ({
-    consolidated: t.field({ type: RawRowRef, nullable: true, resolve: (raw) => raw.consolidated }),
-    bookmark: t.field({ type: RawRowRef, nullable: true, resolve: (raw) => raw.bookmark }),
-    author: t.field({ type: RawRowRef, nullable: true, resolve: (raw) => raw.author }),
-  }),
-});
-
 builder.objectFields(ItemRef, (t) => ({
   note: t.field({
     type: ItemNoteRef,
@@ -41,10 +24,6 @@ builder.objectFields(ItemRef, (t) => ({
       const [meta, cached] = await Promise.all([item.scope.meta.load(item.id), item.scope.note.load(item.id)]);
       return chooseNote(item, meta, cached ?? undefined, args.force ?? false);
     },
-  }),
-  raw: t.field({
-    type: ItemRawRef,
-    resolve: (item) => item.scope.raw.load(item),
   }),
 }));
 
@@ -58,7 +37,7 @@ builder.mutationField('setItemNote', (t) =>
       markdown: t.arg.string({ required: true }),
     },
     resolve: (_root, args, context) =>
-      context.store.withTenant(context.tenants.checkSourceId(String(args.sourceId)), (db) =>
+      context.store.withTenant(context.sources.checkSourceId(String(args.sourceId)), (db) =>
         putUserNote(db, String(args.itemId), args.markdown),
       ),
   }),

@@ -1,5 +1,5 @@
 import type { SourceRecord } from '../interfaces.js';
-import type { TenantScope } from '../resolvers/tenantScope.js';
+import type { BoundSource } from '../graphql/operationSources.js';
 import { builder } from './builder.js';
 import { BackendContextRef } from './health.js';
 
@@ -20,7 +20,7 @@ export const SourceRef = builder.objectRef<SourceRecord>('Source').implement({
 });
 
 /** Everything under `source(sourceId:)` reads this one source through its binding. */
-export const SourceScopeRef = builder.objectRef<TenantScope>('SourceScope').implement({
+export const SourceScopeRef = builder.objectRef<BoundSource>('SourceScope').implement({
   description: 'One source, bound for the length of the operation. Items, search, stats and authors hang off it.',
   fields: (t) => ({
     sourceId: t.id({ resolve: (scope) => scope.sourceId }),
@@ -43,7 +43,7 @@ builder.queryFields((t) => ({
     description:
       'Binds one source for this operation. An invalid id answers SOURCE_ID_INVALID, an unknown or unmapped one SOURCE_NOT_MAPPED (HTTP 400).',
     args: { sourceId: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.tenants.get(String(args.sourceId)),
+    resolve: (_root, args, context) => context.sources.get(String(args.sourceId)),
   }),
 }));
 
@@ -71,7 +71,7 @@ builder.mutationFields((t) => ({
     description: 'Creates the source (in PostgreSQL: schema, tables, indexes, registry rows) when missing. Idempotent.',
     args: { sourceId: t.arg.id({ required: true }), label: t.arg.string() },
     resolve: (_root, args, context) =>
-      context.store.bootstrapSource({ sourceId: context.tenants.checkSourceId(String(args.sourceId)), label: args.label }),
+      context.store.bootstrapSource({ sourceId: context.sources.checkSourceId(String(args.sourceId)), label: args.label }),
   }),
   upsertSource: t.field({
     type: SourceRef,
@@ -79,14 +79,14 @@ builder.mutationFields((t) => ({
     description: 'Creates or updates a source and its metadata; in PostgreSQL it bootstraps the schema.',
     args: { input: t.arg({ type: SourceInputRef, required: true }) },
     resolve: (_root, { input }, context) =>
-      context.store.bootstrapSource({ ...input, sourceId: context.tenants.checkSourceId(String(input.sourceId)) }),
+      context.store.bootstrapSource({ ...input, sourceId: context.sources.checkSourceId(String(input.sourceId)) }),
   }),
   activateSource: t.field({
     type: SourceRef,
     authScopes: { admin: true },
     description: 'Makes this source the only default one.',
     args: { sourceId: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.store.activateSource(context.tenants.checkSourceId(String(args.sourceId))),
+    resolve: (_root, args, context) => context.store.activateSource(context.sources.checkSourceId(String(args.sourceId))),
   }),
   deleteSource: t.field({
     type: DeleteSourceResultRef,
@@ -94,7 +94,7 @@ builder.mutationFields((t) => ({
     description: 'Refused for the default source and for a source holding items; in PostgreSQL it drops the schema.',
     args: { sourceId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      await context.store.deleteSource(context.tenants.checkSourceId(String(args.sourceId)));
+      await context.store.deleteSource(context.sources.checkSourceId(String(args.sourceId)));
       return { sourceId: String(args.sourceId), deleted: true };
     },
   }),

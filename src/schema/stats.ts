@@ -1,4 +1,4 @@
-import { sourceStats, type SourceStats } from '../library/sourceStats.js';
+import { sourceStats, type SourceStats } from '../queries/sourceStats.js';
 import { builder } from './builder.js';
 import { SourceScopeRef } from './source.js';
 

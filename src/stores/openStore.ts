@@ -1,9 +1,17 @@
 import type { GatewayConfig } from '../config.js';
 import type { StatementObserver, Store } from '../interfaces.js';
 import { MirrorStore } from './mirror/mirrorStore.js';
-import { reachableDsn } from './postgres/connect.js';
+import { reachableDsn } from './postgres/embeddedCluster.js';
 import { PostgresStore } from './postgres/postgresStore.js';
 import { SqliteStore } from './sqlite/sqliteStore.js';
+
+/**
+ * The SQLite library file as a store of its own, whatever the configured mode: what a cutover reads from. The
+ * caller closes it.
+ */
+export function openSqliteLibrary(file: string): Store & Required<Pick<Store, 'withSnapshot'>> {
+  return new SqliteStore({ file, mode: 'SQLITE' });
+}
 
 export interface OpenedStore {
   store: Store;

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import type { StatementEvent, Store } from '../../src/interfaces.js';
-import { listen, type RunningGateway } from '../../src/server.js';
+import { listen, type RunningGateway } from '../../src/http/server.js';
 import { openStore } from '../../src/stores/openStore.js';
 import { PostgresStore } from '../../src/stores/postgres/postgresStore.js';
 import { SqliteStore } from '../../src/stores/sqlite/sqliteStore.js';

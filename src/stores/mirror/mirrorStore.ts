@@ -8,11 +8,11 @@ import type {
   SourceRecord,
   Store,
   TenantDb,
-  TenantSession,
+  TenantBinding,
 } from '../../interfaces.js';
-import { replaceSourceRows } from '../../library/sourceRows.js';
-import { assertSourceId } from '../../tenancy/sourceId.js';
-import { StatementCache, sqliteTenantDb } from '../../tenancy/sqliteSession.js';
+import { replaceSourceRows } from '../../queries/sourceRows.js';
+import { assertSourceId } from '../../sources/sourceId.js';
+import { StatementCache, sqliteTenantDb } from '../sqlite/sqliteBinding.js';
 import type { PostgresStore } from '../postgres/postgresStore.js';
 import { openScratchDatabase, type SqliteStore } from '../sqlite/sqliteStore.js';
 
@@ -176,7 +176,7 @@ export class MirrorStore implements Store {
     this.sources.delete(id);
   }
 
-  async openTenant(sourceId: string): Promise<TenantSession> {
+  async openTenant(sourceId: string): Promise<TenantBinding> {
     const id = assertSourceId(sourceId);
     await this.ensureSynced(id);
     return this.sqlite.openTenant(id);

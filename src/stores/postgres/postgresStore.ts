@@ -7,17 +7,21 @@ import type {
   PoolStats,
   SourceInput,
   SourceRecord,
+  MigrateOptions,
+  SchemaMigrationReport,
+  SchemaMigrationStatus,
+  MigrationTarget,
   StatementObserver,
   Store,
+  TenantSchemas,
   TenantDb,
-  TenantSession,
+  TenantBinding,
 } from '../../interfaces.js';
-import { searchPathFor } from '../../tenancy/identifiers.js';
-import { PostgresRegistry } from '../../tenancy/postgresRegistry.js';
-import type { MigrateOptions, SchemaMigrationReport, SchemaMigrationStatus } from '../../tenancy/schemaMigrations.js';
-import { OperationReadTransaction, PostgresTenantSession } from '../../tenancy/postgresSession.js';
-import { createPool } from './connect.js';
-import { latestTenantVersion } from './migrations.js';
+import { searchPathFor } from '../../sources/identifiers.js';
+import { PostgresRegistry } from './registry.js';
+import { SharedReadTransaction, PostgresTenantBinding } from './tenantBinding.js';
+import { createPool } from './pools.js';
+import { latestTenantVersion } from './migrationFiles.js';
 import { asUnavailable } from './failures.js';
 
 /** How many schemas behind a health answer names (the furthest first); its count covers them all. */
@@ -31,9 +35,11 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, TenantSchemas {
   readonly mode = 'POSTGRES_PRIMARY' as const;
   readonly dialect = 'postgres' as const;
+  readonly tenantSchemas: TenantSchemas = this;
+  readonly latestVersion = latestTenantVersion;
   /** Read bindings: pipelined clients, so a binding's setup travels with its first statement. */
   readonly pool: pg.Pool;
   /** Writes, imports (COPY cannot run pipelined) and the registry. */
@@ -42,7 +48,7 @@ export class PostgresStore implements Store {
   readonly registry: PostgresRegistry;
   private readonly statementTimeoutMs: number;
   /** The read transaction of each running operation, by the operation's key. */
-  private readonly operations = new WeakMap<object, OperationReadTransaction>();
+  private readonly operations = new WeakMap<object, SharedReadTransaction>();
 
   constructor(private readonly options: PostgresStoreOptions) {
     const { config } = options;
@@ -122,6 +128,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  migrationTargets(sourceIds?: readonly string[]): Promise<MigrationTarget[]> {
+    return this.guard(() => this.registry.migrationTargets(sourceIds));
+  }
+
   /** Every registered schema's version, record and drift: for doctor. */
   migrationStatus(): Promise<SchemaMigrationStatus[]> {
     return this.guard(() => this.registry.migrationStatus());
@@ -149,9 +159,9 @@ export class PostgresStore implements Store {
 
   /**
    * A read binding. Bindings opened with the same `operation` key share one transaction and one client (see
-   * OperationReadTransaction); without a key the binding has its own.
+   * SharedReadTransaction); without a key the binding has its own.
    */
-  openTenant(sourceId: string, operation?: object): Promise<TenantSession> {
+  openTenant(sourceId: string, operation?: object): Promise<TenantBinding> {
     return this.openSession(sourceId, true, this.statementTimeoutMs, operation);
   }
 
@@ -161,12 +171,12 @@ export class PostgresStore implements Store {
     statementTimeoutMs: number,
     operation?: object,
     isolation?: 'REPEATABLE READ',
-  ): Promise<TenantSession> {
-    let shared: OperationReadTransaction | undefined;
+  ): Promise<TenantBinding> {
+    let shared: SharedReadTransaction | undefined;
     if (readOnly && operation) {
       shared = this.operations.get(operation);
       if (!shared || shared.closed) {
-        shared = new OperationReadTransaction(this.pool, statementTimeoutMs, this.options.observer);
+        shared = new SharedReadTransaction(this.pool, statementTimeoutMs, this.options.observer);
         this.operations.set(operation, shared);
       }
     }
@@ -174,7 +184,7 @@ export class PostgresStore implements Store {
     shared?.lookingUp(lookup);
     const source = await lookup;
     shared?.join();
-    return new PostgresTenantSession({
+    return new PostgresTenantBinding({
       pool: readOnly ? this.pool : this.writePool,
       pipelined: readOnly,
       source,
@@ -189,16 +199,8 @@ export class PostgresStore implements Store {
     });
   }
 
-  async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>, statementTimeoutMs = this.statementTimeoutMs): Promise<T> {
-    const session = await this.openSession(sourceId, false, statementTimeoutMs);
-    try {
-      const result = await fn(session.db);
-      await session.finish(true);
-      return result;
-    } catch (error) {
-      await session.finish(false).catch(() => undefined);
-      throw asUnavailable(error);
-    }
+  withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>, statementTimeoutMs = this.statementTimeoutMs): Promise<T> {
+    return this.inBinding(this.openSession(sourceId, false, statementTimeoutMs), (binding) => fn(binding.db));
   }
 
   /**
@@ -206,14 +208,20 @@ export class PostgresStore implements Store {
    * the first, so a copy read in batches (POSTGRES_MIRROR's pull) is never half before and half after a write.
    * fn also gets the registry record the binding resolved, which is what the copy's `sources` row should say.
    */
-  async withSnapshot<T>(sourceId: string, fn: (db: TenantDb, source: SourceRecord) => Promise<T>): Promise<T> {
-    const session = await this.openSession(sourceId, true, this.statementTimeoutMs, undefined, 'REPEATABLE READ');
+  withSnapshot<T>(sourceId: string, fn: (db: TenantDb, source: SourceRecord) => Promise<T>): Promise<T> {
+    const opened = this.openSession(sourceId, true, this.statementTimeoutMs, undefined, 'REPEATABLE READ');
+    return this.inBinding(opened, (binding) => fn(binding.db, binding.source));
+  }
+
+  /** Committed when fn resolves, rolled back when it throws; either way the client goes back to its pool. */
+  private async inBinding<T>(opened: Promise<TenantBinding>, fn: (binding: TenantBinding) => Promise<T>): Promise<T> {
+    const binding = await opened;
     try {
-      const result = await fn(session.db, session.source);
-      await session.finish(true);
+      const result = await fn(binding);
+      await binding.finish(true);
       return result;
     } catch (error) {
-      await session.finish(false).catch(() => undefined);
+      await binding.finish(false).catch(() => undefined);
       throw asUnavailable(error);
     }
   }

@@ -14,12 +14,12 @@ import type {
   StatementObserver,
   Store,
   TenantDb,
-  TenantSession,
+  TenantBinding,
 } from '../../interfaces.js';
-import { SOURCE_TABLES } from '../../library/sourceTables.js';
-import { assertSourceId } from '../../tenancy/sourceId.js';
-import { sourceFromRow, type SourceRow } from '../../tenancy/sourceRecord.js';
-import { StatementCache, sqliteSession, sqliteTenantDb } from '../../tenancy/sqliteSession.js';
+import { SOURCE_TABLES } from '../../tables/sourceTables.js';
+import { assertSourceId } from '../../sources/sourceId.js';
+import { sourceFromRow, type SourceRow } from '../../sources/sourceRecord.js';
+import { StatementCache, sqliteBinding, sqliteTenantDb } from './sqliteBinding.js';
 
 const layout = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'layout.sql'), 'utf8');
 
@@ -219,9 +219,9 @@ export class SqliteStore implements Store {
     remove.immediate();
   }
 
-  async openTenant(sourceId: string): Promise<TenantSession> {
+  async openTenant(sourceId: string): Promise<TenantBinding> {
     const source = await this.resolveSource(sourceId);
-    return sqliteSession(source, sqliteTenantDb(this.statements, source.id, this.options.observer));
+    return sqliteBinding(source, sqliteTenantDb(this.statements, source.id, this.options.observer));
   }
 
   async withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T> {
@@ -255,7 +255,7 @@ export class SqliteStore implements Store {
    * binding sees none of it until fn settles. A connection of its own, so the shared one is never held in a
    * transaction across awaits; read-only, so nothing run through it can change the file.
    */
-  async withSnapshot<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>): Promise<T> {
+  async withSnapshot<T>(sourceId: string, fn: (db: TenantDb, source: SourceRecord) => Promise<T>): Promise<T> {
     const source = await this.resolveSource(sourceId);
     if (this.options.file === ':memory:') throw new Error('A snapshot needs a database file; :memory: has no second connection');
     const snapshot = openSqliteConnection(this.options.file, { readonly: true });
@@ -263,7 +263,7 @@ export class SqliteStore implements Store {
       // A deferred transaction takes its WAL snapshot at its first read, not at BEGIN.
       snapshot.exec('BEGIN');
       snapshot.prepare('SELECT count(*) FROM sources').get();
-      return await fn(sqliteTenantDb(new StatementCache(snapshot), source.id, this.options.observer));
+      return await fn(sqliteTenantDb(new StatementCache(snapshot), source.id, this.options.observer), source);
     } finally {
       if (snapshot.inTransaction) snapshot.exec('ROLLBACK');
       snapshot.close();

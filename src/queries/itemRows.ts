@@ -1,0 +1,50 @@
+import { VIDEOS, type RowOf } from '../tables/sourceTables.js';
+import { columnList } from './columnLists.js';
+
+/** The videos columns every item read selects, so one mapper serves items, search and item-by-id. */
+export const ITEM_COLUMNS = columnList(VIDEOS, 'v');
+
+/** A videos row; `bookmarked` and `updated_at` are NOT NULL in both layouts. */
+export type ItemRow = RowOf<typeof VIDEOS> & { bookmarked: number; updated_at: string };
+
+export interface Item {
+  id: string;
+  platform: string | null;
+  authorId: string | null;
+  authorUniqueId: string | null;
+  authorName: string | null;
+  followers: number | null;
+  hearts: number | null;
+  videosCount: number | null;
+  signature: string | null;
+  isPrivate: boolean | null;
+  caption: string | null;
+  bookmarked: boolean;
+  bookmarkTimestamp: string | null;
+  videoPath: string | null;
+  coverPath: string | null;
+  csvRowHash: string | null;
+  updatedAt: string;
+}
+
+export function itemFromRow(row: ItemRow): Item {
+  return {
+    id: row.id,
+    platform: row.platform,
+    authorId: row.author_id,
+    authorUniqueId: row.author_unique_id,
+    authorName: row.author_name,
+    followers: row.followers,
+    hearts: row.hearts,
+    videosCount: row.videos_count,
+    signature: row.signature,
+    isPrivate: row.is_private === null ? null : row.is_private === 1,
+    caption: row.caption,
+    bookmarked: row.bookmarked === 1,
+    bookmarkTimestamp: row.bookmark_timestamp,
+    videoPath: row.video_path,
+    coverPath: row.cover_path,
+    csvRowHash: row.csv_row_hash,
+    updatedAt: row.updated_at,
+  };
+}
