@@ -4,6 +4,7 @@ import type { LoadResult } from './load.js';
 import type { LoadShape, QueryFigures } from './queryBench.js';
 import type { SourcesFigures } from './sourcesBench.js';
 import type { SqliteFigures } from './sqliteBench.js';
+import type { NotesFigures } from './notesBench.js';
 import type { PlanCheck } from './explainBench.js';
 
 export interface Results {
@@ -14,6 +15,7 @@ export interface Results {
   queries?: QueryFigures[];
   sources?: SourcesFigures[];
   sqlite?: SqliteFigures;
+  notes?: NotesFigures;
   operations?: OperationsFigures;
   shape: LoadShape;
   author?: string;
@@ -104,6 +106,18 @@ export function report(results: Results): string {
     const s = results.sqlite;
     out.push(`### SQLITE mode (${n(s.videos)} videos; import ${(s.importMs / 1000).toFixed(1)} s)`, '', `- gateway: ${load(s.gateway)}`, `- direct better-sqlite3 (same statements, one loop): ${load(s.direct)}`);
     out.push(`- gateway ÷ direct req/s: ${x(s.gateway.requestsPerSecond / s.direct.requestsPerSecond)}; p50 ratio ${x(s.gateway.p50Ms / s.direct.p50Ms)}`, '');
+  }
+
+  if (results.notes) {
+    const notes = results.notes;
+    out.push(
+      `### Bulk notes (a page of ${n(notes.items)} renders, template v1.3, media checked, none stored)`,
+      '',
+      `- gateway, \`notes(limit: ${notes.items}, force: true, pathlinkerGroup)\` over HTTP: ${n(notes.gateway.notesPerSecond)} notes/s (${load(notes.gateway)} per page)`,
+      `- the same renders in a plain loop in one process: ${n(notes.loop.notesPerSecond)} notes/s (${load(notes.loop)} per page)`,
+      `- gateway ÷ loop: ${x(notes.gateway.notesPerSecond / notes.loop.notesPerSecond)}`,
+      '',
+    );
   }
 
   if (results.operations) out.push(...operationsSection(results.operations));

@@ -13,9 +13,10 @@ import { benchQueries, type LoadShape } from './queryBench.js';
 import { report, type Results } from './report.js';
 import { benchSources } from './sourcesBench.js';
 import { benchSqlite } from './sqliteBench.js';
+import { benchNotes } from './notesBench.js';
 
 const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
-const PARTS = ['import', 'explain', 'queries', 'sources', 'sqlite', 'operations'];
+const PARTS = ['import', 'explain', 'queries', 'sources', 'sqlite', 'notes', 'operations'];
 
 const program = new Command()
   .name('bench')
@@ -32,8 +33,8 @@ const program = new Command()
   .option('--migrate-schemas <n>', 'schemas the operations part migrates from version 1 (0: none)', (v) => Number(v), 200)
   .option(
     '--only <parts>',
-    'comma list of: import,explain,queries,sources,sqlite,operations (operations is not in the default: backup, restore, cutover and migrate beside pg_dump, pg_restore and import, 3 runs each on the largest size)',
-    'import,explain,queries,sources,sqlite',
+    'comma list of: import,explain,queries,sources,sqlite,notes,operations (operations is not in the default: backup, restore, cutover and migrate beside pg_dump, pg_restore and import, 3 runs each on the largest size)',
+    'import,explain,queries,sources,sqlite,notes',
   )
   .option('--data <dir>', 'where generated datasets are kept between runs', 'bench/.data')
   .option('--out <file>', 'results as JSON', 'bench/.data/results.json');
@@ -106,6 +107,10 @@ async function main(): Promise<void> {
     if (parts.has('sqlite')) {
       log(`SQLITE mode on ${largest} videos`);
       results.sqlite = await benchSqlite(options.data, await datasetFor(options.data, largest), largest, shape);
+    }
+    if (parts.has('notes')) {
+      log('bulk notes: a page of 500 renders through the gateway vs a plain loop');
+      results.notes = await benchNotes(options.seconds, options.warmup);
     }
     if (parts.has('operations')) {
       log(`operations on ${largest} videos, ${options.runs} runs each`);

@@ -13,6 +13,8 @@ import { createProgress, type Progress } from './commands/progress.js';
 import { EXIT_FAILED, EXIT_USAGE, EXIT_CODES_HELP, jsonOutput, logger, printResult, requireFile, withStore } from './commands/shared.js';
 import { registerCutoverCommand } from './commands/cutover.js';
 import { registerSmokeCommand } from './commands/smoke.js';
+import { registerSourceSettingsCommand } from './commands/sourceSettings.js';
+import { registerUserDataCommands } from './commands/userData.js';
 import { version } from './packageVersion.js';
 
 const SHUTDOWN_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
@@ -196,6 +198,8 @@ registerDoctorCommand(program);
 registerRestoreCommands(program);
 registerCutoverCommand(program);
 registerSmokeCommand(program);
+registerSourceSettingsCommand(program);
+registerUserDataCommands(program);
 
 
 // Known before the action runs, so that a failure anywhere in it can still answer in JSON.

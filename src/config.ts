@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { GatewayError } from './errors.js';
+import { checkMediaSettings, NO_MEDIA_SETTINGS, type StoredMediaSettings } from './sources/mediaSettings.js';
 
 /** How many schemas `migrate` works on at once unless told otherwise. */
 export const DEFAULT_MIGRATION_CONCURRENCY = 4;
@@ -52,8 +54,21 @@ const envSchema = z
     SX_MAX_QUERY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
     SX_MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4096).default(64),
     SX_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+    SX_VAULT_ROOT: z.string().optional(),
+    SX_VAULT_ROOT_WINDOWS: z.string().optional(),
+    SX_MEDIA_DATA_DIR: z.string().min(1).default('data'),
+    SX_PATH_STYLE: z.enum(['linux', 'windows']).default('linux'),
+    SX_PATHLINKER_GROUP: z.string().optional(),
     SX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   });
+
+const MEDIA_SETTING_ENV: Record<string, string> = {
+  vaultRoot: 'SX_VAULT_ROOT',
+  vaultRootWindows: 'SX_VAULT_ROOT_WINDOWS',
+  dataDir: 'SX_MEDIA_DATA_DIR',
+  pathStyle: 'SX_PATH_STYLE',
+  groupPrefix: 'SX_PATHLINKER_GROUP',
+};
 
 export interface GatewayConfig {
   mode: BackendMode;
@@ -83,6 +98,8 @@ export interface GatewayConfig {
   metrics: boolean;
   logLevel: string;
   limits: RequestLimits;
+  /** Media settings of every source that sets none of its own (see StoredMediaSettings). */
+  media: StoredMediaSettings;
 }
 
 /** What one request may ask for; every limit is checked before the request reaches a database. */
@@ -127,6 +144,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   }
   if (!parsed.success || problems.length) throw new ConfigError(problems);
   const e = parsed.data;
+  let media: StoredMediaSettings;
+  try {
+    media = {
+      ...NO_MEDIA_SETTINGS,
+      ...checkMediaSettings({
+        vaultRoot: e.SX_VAULT_ROOT,
+        vaultRootWindows: e.SX_VAULT_ROOT_WINDOWS,
+        dataDir: e.SX_MEDIA_DATA_DIR,
+        pathStyle: e.SX_PATH_STYLE,
+        groupPrefix: e.SX_PATHLINKER_GROUP,
+      }),
+    };
+  } catch (error) {
+    const field = String((error as GatewayError).extensions.field);
+    throw new ConfigError([`${MEDIA_SETTING_ENV[field] ?? field}: ${(error as Error).message}`]);
+  }
   return {
     mode: e.SX_DB_BACKEND_MODE,
     sqlitePath: e.SX_DB_PATH,
@@ -160,5 +193,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       uploadBytes: e.SX_MAX_UPLOAD_MB * 1024 * 1024,
       statementTimeoutMs: e.SX_STATEMENT_TIMEOUT_MS,
     },
+    media,
   };
 }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Sql } from 'sql-template-tag';
 import type { BackendMode, GatewayConfig } from './config.js';
+import type { StoredMediaSettings } from './sources/mediaSettings.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -40,6 +41,8 @@ export interface TenantBinding {
   finish(ok: boolean): Promise<void>;
 }
 
+export type { StoredMediaSettings } from './sources/mediaSettings.js';
+
 export interface SourceRecord {
   id: string;
   label: string | null;
@@ -49,6 +52,7 @@ export interface SourceRecord {
   isDefault: boolean;
   schemaName: string | null;
   migrationVersion: number | null;
+  media: StoredMediaSettings;
   createdAt: string | null;
   updatedAt: string | null;
 }
@@ -59,6 +63,8 @@ export interface SourceInput {
   kind?: string | null;
   description?: string | null;
   enabled?: boolean | null;
+  /** A field left out keeps its stored value; null (or '' from the CLI) clears it back to the default. */
+  media?: Partial<StoredMediaSettings>;
 }
 
 export interface BackendContext {

@@ -64,8 +64,11 @@ describe('meta normalisation', () => {
   });
 
   it('stores author links from lists, JSON arrays and comma/newline text as a JSON array', () => {
-    expect(JSON.parse(normaliseAuthorLinks(['["https://a", "https://b"]']))).toEqual(['https://a', 'https://b']);
-    expect(JSON.parse(normaliseAuthorLinks(['https://a,https://b\nhttps://c', 'https://a']))).toEqual(['https://a', 'https://b', 'https://c']);
+    expect(JSON.parse(normaliseAuthorLinks(['["https://a", "https://b"]'])!)).toEqual(['https://a', 'https://b']);
+    expect(JSON.parse(normaliseAuthorLinks(['https://a,https://b\nhttps://c', 'https://a'])!)).toEqual(['https://a', 'https://b', 'https://c']);
+    // Written as the original's json.dumps writes it, and nothing at all when no link is left.
+    expect(normaliseAuthorLinks(['https://a', 'https://ü'])).toBe('["https://a", "https://ü"]');
+    expect(normaliseAuthorLinks([' ', ''])).toBeNull();
   });
 });
 

@@ -17,12 +17,16 @@ export type ItemFilter = {
   hasNotes?: boolean | null | undefined;
   /** Substring of caption, author handle, author name or id (case-insensitive) */
   q?: string | null | undefined;
+  /** 0 to 5 */
   ratingMax?: number | null | undefined;
+  /** 0 to 5; items without a rating never match a bound */
   ratingMin?: number | null | undefined;
   /** Matches the primary status or any packed status; "" matches items without one */
   statuses?: Array<string> | null | undefined;
-  /** Whole tag, case-insensitive */
+  /** A whole tag, case-insensitive, or a comma list of tags, any of which matches */
   tag?: string | null | undefined;
+  /** Tags, any of which matches (with tag: any of both) */
+  tags?: Array<string> | null | undefined;
 };
 
 /** RECENT: updated_at desc; BOOKMARKED: bookmarked first, newest bookmark first; AUTHOR: handle; STATUS; RATING: highest first */

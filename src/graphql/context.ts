@@ -52,7 +52,7 @@ export function createContext(
     logger,
     requestId: request.headers.get('x-request-id') ?? randomUUID(),
     isAdmin: isAdminRequest(config, request, nodeRequest?.socket.remoteAddress),
-    sources: new OperationSources(store, request.headers.get('x-sx-profile-index')),
+    sources: new OperationSources(store, request.headers.get('x-sx-profile-index'), config.media),
   };
   const contexts = contextOfRequest.get(request);
   if (contexts) {

@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
 import type { SourceRecord, Store, TenantDb, TenantBinding } from '../interfaces.js';
 import { emptyMeta, metaByVideoIds, type ItemMeta } from '../queries/itemMeta.js';
-import { notesByVideoIds, type NoteRow } from '../queries/itemNotes.js';
+import { notesByVideoIds, storeRenderedNotes, type NoteRow } from '../queries/itemNotes.js';
+import type { MediaSettings } from '../notes/index.js';
+import { effectiveMediaSettings, type StoredMediaSettings } from '../sources/mediaSettings.js';
 import { rawByVideoIds, type ItemRaw } from '../queries/itemRaw.js';
 import type { Item } from '../queries/itemRows.js';
 import { itemsByIds } from '../queries/listItems.js';
@@ -16,12 +18,38 @@ export class BoundSource {
   readonly meta: DataLoader<string, ItemMeta>;
   readonly note: DataLoader<string, NoteRow | null>;
   readonly raw: DataLoader<Item, ItemRaw, string>;
+  /**
+   * Renders the original would cache, stored in one write transaction per batch (a page of notes is one
+   * statement, not one per item). The operation's own transaction is READ ONLY: a write takes a binding of its own.
+   */
+  readonly storedRenders: DataLoader<{ videoId: string; markdown: string; force: boolean }, number, string>;
+  /** The source's media settings over the gateway's defaults. */
+  readonly media: MediaSettings;
 
   constructor(
     readonly source: SourceRecord,
     private readonly session: TenantBinding,
+    store: Store,
+    mediaDefaults: StoredMediaSettings,
   ) {
     const db = session.db;
+    this.media = effectiveMediaSettings(source.media, mediaDefaults);
+    this.storedRenders = new DataLoader(
+      async (renders) => {
+        const written = await store.withTenant(source.id, async (writer) => {
+          const forced = renders.filter((render) => render.force);
+          const unforced = renders.filter((render) => !render.force);
+          return (await storeRenderedNotes(writer, forced, true)) + (await storeRenderedNotes(writer, unforced, false));
+        });
+        return renders.map(() => written);
+      },
+      {
+        cache: false,
+        cacheKeyFn: (render) => `${render.force}:${render.videoId}`,
+        // Renders of one page finish their file checks a few ticks apart: a short window lets them share a write.
+        batchScheduleFn: (dispatch) => setTimeout(dispatch, 2),
+      },
+    );
     this.item = new DataLoader(async (ids) => {
       const found = await itemsByIds(db, ids);
       return ids.map((id) => found.get(id) ?? null);
@@ -65,6 +93,7 @@ export class OperationSources {
   constructor(
     private readonly store: Store,
     private readonly profileIndex: string | null,
+    private readonly mediaDefaults: StoredMediaSettings,
   ) {}
 
   /** A valid id that agrees with the request's X-SX-Profile-Index, or the error that says why not. */
@@ -81,7 +110,7 @@ export class OperationSources {
     if (!scope) {
       scope = (async () => {
         const session = await this.store.openTenant(sourceId, this);
-        return new BoundSource(session.source, session);
+        return new BoundSource(session.source, session, this.store, this.mediaDefaults);
       })();
       this.scopes.set(sourceId, scope);
     }

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config.js';
 import { ServerDrain, type DrainOutcome } from './gracefulShutdown.js';
 import { ERROR_CODES } from '../errors.js';
 import { formPostGuard } from './formPostGuard.js';
+import { mediaRoutes } from './mediaRoutes.js';
 import { graphiqlOptions, renderGraphiQLPage } from './graphiql.js';
 import type { Store } from '../interfaces.js';
 import { contextOfRequest, createContext, type GatewayContext } from '../graphql/context.js';
@@ -132,6 +133,7 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
       ...requestLimitPlugins(config.limits),
       refuseNulCharacters(),
       healthEndpoint(store),
+      mediaRoutes(store, config, logger),
       releaseBindings(),
       codeVariableErrors(),
       sourceHeaders(store),

@@ -28,6 +28,8 @@ export interface ItemMeta {
   postUrl: string | null;
   publishedTime: string | null;
   updatedAt: string | null;
+  /** The row as stored, which the note template reads in the original's own form; null without a row. */
+  stored: MetaRow | null;
 }
 
 export interface ItemMetaInput {
@@ -62,6 +64,7 @@ export function emptyMeta(videoId: string): ItemMeta {
     postUrl: null,
     publishedTime: null,
     updatedAt: null,
+    stored: null,
   };
 }
 
@@ -80,6 +83,7 @@ export function metaFromRow(row: MetaRow): ItemMeta {
     postUrl: row.post_url,
     publishedTime: row.published_time,
     updatedAt: row.updated_at,
+    stored: row,
   };
 }
 
@@ -123,6 +127,8 @@ export async function putItemMeta(db: TenantDb, videoId: string, input: ItemMeta
   // `|` separates the packed list; a status holding one would match as two.
   const piped = statuses.find((status) => status.includes('|'));
   if (piped) throw new GatewayError('BAD_USER_INPUT', `a status must not contain "|", got ${JSON.stringify(piped)}`);
+  // Given (a list, or null to clear them), the links replace the item's and its author's; left out, they stay.
+  const linksGiven = input.authorLinks !== undefined;
   const authorLinks = input.authorLinks ? normaliseAuthorLinks(input.authorLinks) : null;
   const now = new Date().toISOString();
   const row: MetaRow = {
@@ -142,11 +148,14 @@ export async function putItemMeta(db: TenantDb, videoId: string, input: ItemMeta
   };
   await db.run(sql`
     ${insertRow(USER_META, db.sourceId, row)}
-    ${updateOnConflict(USER_META, { author_links: sql`coalesce(excluded.author_links, user_meta.author_links)` })}`);
-  if (authorLinks !== null && (item.author_unique_id || item.author_name)) {
-    const sameAuthor = item.author_unique_id
-      ? sql`v.author_unique_id = ${item.author_unique_id}`
-      : sql`v.author_unique_id IS NULL AND v.author_name = ${item.author_name}`;
+    ${updateOnConflict(USER_META, linksGiven ? {} : { author_links: sql`user_meta.author_links` })}`);
+  const handle = item.author_unique_id?.trim() ? item.author_unique_id : null;
+  const name = item.author_name?.trim() ?? '';
+  if (linksGiven && (handle || name)) {
+    // The original's notion of one author: the same handle, or, for items without one, the same trimmed name.
+    const sameAuthor = handle
+      ? sql`v.author_unique_id = ${handle}`
+      : sql`(v.author_unique_id IS NULL OR trim(v.author_unique_id) = '') AND trim(v.author_name) = ${name}`;
     await db.run(sql`
       INSERT INTO user_meta (source_id, video_id, author_links, updated_at)
       SELECT v.source_id, v.id, ${authorLinks}, ${now}

@@ -1,5 +1,4 @@
 import sql, { empty, join, raw, type Sql } from 'sql-template-tag';
-import { GatewayError } from '../errors.js';
 import type { TenantDb } from '../interfaces.js';
 import { containsPattern } from './dialect.js';
 import { JOINED_META_COLUMNS, joinedMeta, type ItemMeta } from './itemMeta.js';
@@ -16,8 +15,16 @@ export interface ItemFilter {
   statuses?: readonly string[] | null;
   ratingMin?: number | null;
   ratingMax?: number | null;
+  /** Tags, any of which matches (the original's comma list); `tag` may itself be a comma list. */
   tag?: string | null;
+  tags?: readonly string[] | null;
   hasNotes?: boolean | null;
+}
+
+/** The wanted tags of a filter: `tag` split on commas and `tags`, trimmed, lower-cased, blanks dropped. */
+export function wantedTags(filter: ItemFilter): string[] {
+  const all = [...(filter.tag ?? '').split(','), ...(filter.tags ?? []).flatMap((tag) => tag.split(','))];
+  return [...new Set(all.map((tag) => tag.trim().toLowerCase()).filter(Boolean))];
 }
 
 export const ITEM_ORDERS = ['RECENT', 'BOOKMARKED', 'AUTHOR', 'STATUS', 'RATING'] as const;
@@ -68,12 +75,13 @@ export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
   }
   if (filter.ratingMin !== null && filter.ratingMin !== undefined) where.push(sql`m.rating >= ${filter.ratingMin}`);
   if (filter.ratingMax !== null && filter.ratingMax !== undefined) where.push(sql`m.rating <= ${filter.ratingMax}`);
-  const tag = filter.tag?.trim().toLowerCase();
-  // Stored tags are split on commas, so a value with a comma could never be one whole tag.
-  if (tag?.includes(',')) {
-    throw new GatewayError('BAD_USER_INPUT', `tag must be a single tag without commas, got ${JSON.stringify(filter.tag)}`);
+  const tags = wantedTags(filter);
+  if (tags.length) {
+    // Tags are stored as the user typed them (`nike, drop`): one space either side of a comma is not part of a
+    // tag, so each stored tag is matched whole, case-insensitively. Any wanted tag matches (OR).
+    const stored = sql`(',' || replace(replace(lower(m.tags), ', ', ','), ' ,', ',') || ',')`;
+    where.push(sql`(${join(tags.map((tag) => sql`${stored} LIKE ${containsPattern(`,${tag},`)} ESCAPE '\\'`), ' OR ')})`);
   }
-  if (tag) where.push(sql`(',' || lower(m.tags) || ',') LIKE ${containsPattern(`,${tag},`)} ESCAPE '\\'`);
   if (filter.hasNotes === true) where.push(sql`(m.notes IS NOT NULL AND trim(m.notes) <> '')`);
   if (filter.hasNotes === false) where.push(sql`(m.notes IS NULL OR trim(m.notes) = '')`);
   return join(where, ' AND ');
@@ -84,7 +92,7 @@ function needsMeta(filter: ItemFilter, order?: ItemOrder): boolean {
     filter.statuses?.length ||
       filter.ratingMin != null ||
       filter.ratingMax != null ||
-      filter.tag?.trim() ||
+      wantedTags(filter).length > 0 ||
       filter.hasNotes != null ||
       order === 'STATUS' ||
       order === 'RATING',

@@ -1,4 +1,4 @@
-import { resolveOffsetConnection } from '@pothos/plugin-relay';
+import { offsetToCursor, resolveOffsetConnection } from '@pothos/plugin-relay';
 import { GatewayError } from '../errors.js';
 import type { Item } from '../queries/itemRows.js';
 import type { BoundSource } from '../graphql/operationSources.js';
@@ -59,12 +59,12 @@ ItemRef.implement({
   }),
 });
 
-const ItemOrderRef = builder.enumType('ItemOrder', {
+export const ItemOrderRef = builder.enumType('ItemOrder', {
   values: Object.fromEntries(ITEM_ORDERS.map((o) => [o, { value: o }])) as Record<(typeof ITEM_ORDERS)[number], { value: (typeof ITEM_ORDERS)[number] }>,
   description: 'RECENT: updated_at desc; BOOKMARKED: bookmarked first, newest bookmark first; AUTHOR: handle; STATUS; RATING: highest first',
 });
 
-const ItemFilterRef = builder.inputType('ItemFilter', {
+export const ItemFilterRef = builder.inputType('ItemFilter', {
   fields: (t) => ({
     q: t.string({ description: 'Substring of caption, author handle, author name or id (case-insensitive)' }),
     captionQ: t.string({ description: 'Caption terms, all required; -term excludes' }),
@@ -74,9 +74,10 @@ const ItemFilterRef = builder.inputType('ItemFilter', {
     authorUniqueIds: t.stringList(),
     authorIds: t.stringList(),
     statuses: t.stringList({ description: 'Matches the primary status or any packed status; "" matches items without one' }),
-    ratingMin: t.int(),
-    ratingMax: t.int(),
-    tag: t.string({ description: 'Whole tag, case-insensitive' }),
+    ratingMin: t.float({ description: '0 to 5; items without a rating never match a bound' }),
+    ratingMax: t.float({ description: '0 to 5' }),
+    tag: t.string({ description: 'A whole tag, case-insensitive, or a comma list of tags, any of which matches' }),
+    tags: t.stringList({ description: 'Tags, any of which matches (with tag: any of both)' }),
     hasNotes: t.boolean(),
   }),
 });
@@ -86,8 +87,27 @@ const SearchModeRef = builder.enumType('SearchMode', {
 });
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+// The largest offset a cursor can carry (see paging.ts).
+const MAX_OFFSET = 2 ** 31 - 1;
 
-function checkFilter(filter: ItemFilter): ItemFilter {
+/** `offset` as the cursor paging it stands beside: `offset: n` is `after` the n-th item. */
+function withOffset<Args extends { offset?: number | null; after?: string | null; before?: string | null; last?: number | null }>(args: Args): Args {
+  if (args.offset === null || args.offset === undefined) return args;
+  if (args.after || args.before || args.last != null) {
+    throw new GatewayError('BAD_USER_INPUT', 'offset pages forward with first; it does not go with after, before or last', { argument: 'offset' });
+  }
+  if (!Number.isSafeInteger(args.offset) || args.offset < 0 || args.offset > MAX_OFFSET) {
+    throw new GatewayError('BAD_USER_INPUT', `offset must be from 0 to ${MAX_OFFSET}, got ${args.offset}`, { argument: 'offset' });
+  }
+  return { ...args, after: args.offset > 0 ? offsetToCursor(args.offset - 1) : null };
+}
+
+export function checkFilter(filter: ItemFilter): ItemFilter {
+  for (const [name, value] of [['ratingMin', filter.ratingMin], ['ratingMax', filter.ratingMax]] as const) {
+    if (value !== null && value !== undefined && !(value >= 0 && value <= 5)) {
+      throw new GatewayError('BAD_USER_INPUT', `${name} must be from 0 to 5, got ${value}`, { argument: name });
+    }
+  }
   for (const [name, value] of [['bookmarkFrom', filter.bookmarkFrom], ['bookmarkTo', filter.bookmarkTo]] as const) {
     if (value && !DATE.test(value)) {
       throw new GatewayError('BAD_USER_INPUT', `${name} must be a date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
@@ -104,9 +124,11 @@ builder.objectFields(SourceScopeRef, (t) => ({
       args: {
         filter: t.arg({ type: ItemFilterRef }),
         order: t.arg({ type: ItemOrderRef, defaultValue: 'RECENT' }),
+        offset: t.arg.int({ description: 'Skip this many items (the original paged by offset); instead of after/before' }),
       },
       complexity: pageCost,
-      resolve: async (scope, args, _context, info) => {
+      resolve: async (scope, pageArgs, _context, info) => {
+        const args = withOffset(pageArgs);
         checkPageSize(args);
         const filter = checkFilter(args.filter ?? {});
         const withMeta = selectsNodeField(info, 'meta');

@@ -1,7 +1,9 @@
 import type { SourceRecord } from '../interfaces.js';
 import type { BoundSource } from '../graphql/operationSources.js';
 import { builder } from './builder.js';
+import { effectiveMediaSettings } from '../sources/mediaSettings.js';
 import { BackendContextRef } from './health.js';
+import { MediaSettingsInputRef, MediaSettingsRef } from './mediaSettings.js';
 
 export const SourceRef = builder.objectRef<SourceRecord>('Source').implement({
   description: 'A tenant: a profile such as assets_1, with its own items.',
@@ -14,6 +16,12 @@ export const SourceRef = builder.objectRef<SourceRecord>('Source').implement({
     isDefault: t.exposeBoolean('isDefault'),
     schemaName: t.exposeString('schemaName', { nullable: true, description: 'PostgreSQL schema; null in SQLite' }),
     migrationVersion: t.exposeInt('migrationVersion', { nullable: true }),
+    mediaSettings: t.field({ type: MediaSettingsRef, description: "The source's own media settings (null fields: the gateway's defaults)", resolve: (s) => s.media }),
+    effectiveMediaSettings: t.field({
+      type: MediaSettingsRef,
+      description: 'What renders, links and media routes of this source use: its own settings over the defaults',
+      resolve: (s, _args, context) => effectiveMediaSettings(s.media, context.config.media),
+    }),
     createdAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.createdAt }),
     updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updatedAt }),
   }),
@@ -54,6 +62,7 @@ const SourceInputRef = builder.inputType('SourceInput', {
     kind: t.string(),
     description: t.string(),
     enabled: t.boolean(),
+    media: t.field({ type: MediaSettingsInputRef }),
   }),
 });
 
@@ -79,7 +88,11 @@ builder.mutationFields((t) => ({
     description: 'Creates or updates a source and its metadata; in PostgreSQL it bootstraps the schema.',
     args: { input: t.arg({ type: SourceInputRef, required: true }) },
     resolve: (_root, { input }, context) =>
-      context.store.bootstrapSource({ ...input, sourceId: context.sources.checkSourceId(String(input.sourceId)) }),
+      context.store.bootstrapSource({
+        ...input,
+        sourceId: context.sources.checkSourceId(String(input.sourceId)),
+        media: input.media ?? undefined,
+      }),
   }),
   activateSource: t.field({
     type: SourceRef,

@@ -1,4 +1,5 @@
 import type { SourceRecord } from '../interfaces.js';
+import { mediaFromRow } from './mediaSettings.js';
 
 /** A `sources` row as either store returns it (PostgreSQL adds the registry columns and real timestamps). */
 export interface SourceRow {
@@ -10,6 +11,11 @@ export interface SourceRow {
   is_default: number | null;
   schema_name?: string | null;
   migration_version?: number | null;
+  vault_root?: string | null;
+  vault_root_windows?: string | null;
+  data_dir?: string | null;
+  path_style?: string | null;
+  group_prefix?: string | null;
   created_at: Date | string | null;
   updated_at: Date | string | null;
 }
@@ -26,6 +32,7 @@ export function sourceFromRow(row: SourceRow): SourceRecord {
     isDefault: row.is_default === 1,
     schemaName: row.schema_name ?? null,
     migrationVersion: row.migration_version ?? null,
+    media: mediaFromRow(row),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };

@@ -136,6 +136,7 @@ function manifestSource(source: SourceRecord, tables: TableChecksum[]): BackupMa
     isDefault: source.isDefault,
     schemaName: source.schemaName!,
     migrationVersion: source.migrationVersion,
+    media: source.media,
     createdAt: source.createdAt,
     updatedAt: source.updatedAt,
     tables,

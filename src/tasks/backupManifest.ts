@@ -4,6 +4,7 @@ import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { NO_MEDIA_SETTINGS } from '../sources/mediaSettings.js';
 import { isSourceId } from '../sources/sourceId.js';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -21,6 +22,16 @@ const sourceSchema = z.object({
   isDefault: z.boolean(),
   schemaName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
   migrationVersion: z.number().int().nullable(),
+  // Absent from backups taken before sources had media settings: such a source restores with the defaults.
+  media: z
+    .object({
+      vaultRoot: z.string().nullable(),
+      vaultRootWindows: z.string().nullable(),
+      dataDir: z.string().nullable(),
+      pathStyle: z.enum(['linux', 'windows']).nullable(),
+      groupPrefix: z.string().nullable(),
+    })
+    .default(NO_MEDIA_SETTINGS),
   createdAt: z.string().nullable(),
   updatedAt: z.string().nullable(),
   tables: z.array(tableSchema),

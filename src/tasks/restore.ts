@@ -232,13 +232,17 @@ function globalsScript(registryTable: string, schemaName: string): string {
   const registry = qualified('public', registryTable).sql;
   const schema = ident(schemaName).sql;
   return `
-INSERT INTO public.sources (id, label, kind, description, enabled, is_default, created_at, updated_at)
+INSERT INTO public.sources (id, label, kind, description, enabled, is_default, created_at, updated_at,
+                            vault_root, vault_root_windows, data_dir, path_style, group_prefix)
 SELECT r.id, r.label, r.kind, r.description, r.enabled,
        CASE WHEN EXISTS (SELECT 1 FROM public.sources s WHERE s.is_default = 1 AND s.id <> r.id) THEN 0 ELSE r.is_default END,
-       r.created_at, r.updated_at
+       r.created_at, r.updated_at, r.vault_root, r.vault_root_windows, r.data_dir, r.path_style, r.group_prefix
   FROM json_populate_record(NULL::public.sources, :'source_row') r
 ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, kind = EXCLUDED.kind, description = EXCLUDED.description,
-                               enabled = EXCLUDED.enabled, updated_at = EXCLUDED.updated_at;
+                               enabled = EXCLUDED.enabled, updated_at = EXCLUDED.updated_at,
+                               vault_root = EXCLUDED.vault_root, vault_root_windows = EXCLUDED.vault_root_windows,
+                               data_dir = EXCLUDED.data_dir, path_style = EXCLUDED.path_style,
+                               group_prefix = EXCLUDED.group_prefix;
 INSERT INTO ${registry} (source_id, schema_name, migration_version, created_at, updated_at)
 SELECT r.source_id, r.schema_name, r.migration_version, r.created_at, r.updated_at
   FROM json_populate_record(NULL::${registry}, :'registry_row') r
@@ -268,6 +272,11 @@ function sourceRow(source: ManifestSource): Record<string, unknown> {
     is_default: source.isDefault ? 1 : 0,
     created_at: source.createdAt ?? new Date().toISOString(),
     updated_at: source.updatedAt ?? new Date().toISOString(),
+    vault_root: source.media.vaultRoot,
+    vault_root_windows: source.media.vaultRootWindows,
+    data_dir: source.media.dataDir,
+    path_style: source.media.pathStyle,
+    group_prefix: source.media.groupPrefix,
   };
 }
 

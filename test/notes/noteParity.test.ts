@@ -1,18 +1,14 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll } from 'vitest';
 import { parse } from 'yaml';
 import { mediaPresence, relativeMediaPaths, renderNote, type MediaSettings, type NoteItem } from '../../src/notes/index.js';
+import { corpusLines, createParityVault, originNotes, PARITY_VAULT_ROOT, presentMediaFiles } from '../support/originCorpus.js';
 
 /**
  * The original's own notes for every item of the fixture, under two media settings, compared with ours.
  * The corpus (test/fixtures/origin-notes) was rendered with its media under this vault root, and the
  * root is part of render_hash, so the files are recreated at exactly this path.
  */
-const VAULT_ROOT = '/tmp/sx-parity-vault/assets_1';
-const CORPUS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/origin-notes');
+const VAULT_ROOT = PARITY_VAULT_ROOT;
 
 const SETTINGS: Record<string, MediaSettings> = {
   linux: { vaultRoot: VAULT_ROOT, vaultRootWindows: null, dataDir: 'data', pathStyle: 'linux', groupPrefix: null },
@@ -25,25 +21,8 @@ const SETTINGS: Record<string, MediaSettings> = {
   },
 };
 
-interface CorpusLine {
-  kind: string;
-  config?: string;
-  id?: string;
-  markdown?: string;
-}
-
-const lines = readFileSync(path.join(CORPUS, 'origin.jsonl'), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as CorpusLine);
-const items = lines.filter((line) => line.kind === 'video') as unknown as NoteItem[];
-const expectedNotes = new Map<string, string>(
-  lines.filter((line) => line.kind === 'note').map((line) => [`${line.config}/${line.id}`, line.markdown as string]),
-);
-const presentFiles = readFileSync(path.join(CORPUS, 'media-present.txt'), 'utf8')
-  .split('\n')
-  .map((line) => line.trim())
-  .filter((line) => line !== '');
+const items = corpusLines.filter((line) => line.kind === 'video') as unknown as NoteItem[];
+const expectedNotes = originNotes;
 
 const FRONTMATTER = /^---\n([\s\S]*?\n)---\n/;
 
@@ -61,14 +40,7 @@ function frontmatterValue(yamlText: string): string {
 const rendered = new Map<string, string>();
 
 beforeAll(async () => {
-  await rm('/tmp/sx-parity-vault', { recursive: true, force: true });
-  for (const relative of presentFiles) {
-    const file = path.join(VAULT_ROOT, 'data', relative);
-    const id = path.basename(relative).replace(/\.[^.]+$/, '');
-    const kind = relative.includes('/videos/') ? 'VIDEO' : 'COVER';
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${kind} ${id}\n`.repeat(64));
-  }
+  await createParityVault();
   for (const [config, settings] of Object.entries(SETTINGS)) {
     for (const item of items) {
       const relative = relativeMediaPaths(item);
@@ -82,7 +54,7 @@ describe(`note parity with the original, template v1.3 (${items.length} items, $
   it(`the corpus holds a note for each of the ${items.length} items under both settings`, () => {
     expect(items.length).toBeGreaterThan(0);
     expect(expectedNotes.size).toBe(items.length * Object.keys(SETTINGS).length);
-    expect(presentFiles.length).toBeGreaterThan(0);
+    expect(presentMediaFiles.length).toBeGreaterThan(0);
   });
 
   for (const config of Object.keys(SETTINGS)) {

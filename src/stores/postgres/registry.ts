@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import sql, { type Sql } from 'sql-template-tag';
+import sql, { empty, type Sql } from 'sql-template-tag';
 import { GatewayError } from '../../errors.js';
 import type {
   MigrateOptions,
@@ -11,6 +11,7 @@ import type {
 } from '../../interfaces.js';
 import { ident, qualified, schemaNameFor } from '../../sources/identifiers.js';
 import { lockSchemaForMigration, migrateSchemaIn, migrateSchemas, schemaMigrationStatus, schemasBehind } from './schemaMigrations.js';
+import { checkMediaSettings, MEDIA_COLUMNS, mediaAssignments, mediaColumnList, mediaValueList } from '../../sources/mediaSettings.js';
 import { assertSourceId } from '../../sources/sourceId.js';
 import { sourceFromRow, type SourceRow } from '../../sources/sourceRecord.js';
 import { inTransaction, runSql, type Queryable } from './transaction.js';
@@ -47,7 +48,7 @@ export class PostgresRegistry {
   private selectSources(where: Sql): Sql {
     return sql`
       SELECT s.id, s.label, s.kind, s.description, s.enabled, s.is_default, r.schema_name, r.migration_version,
-             s.created_at, s.updated_at
+             s.created_at, s.updated_at, s.vault_root, s.vault_root_windows, s.data_dir, s.path_style, s.group_prefix
         FROM public.sources s
         LEFT JOIN ${this.registry} r ON r.source_id = s.id
        ${where}
@@ -66,6 +67,16 @@ export class PostgresRegistry {
         created_at  timestamptz NOT NULL DEFAULT now(),
         updated_at  timestamptz NOT NULL DEFAULT now()
       )`);
+    // Media settings came after the first databases: added when missing (NULL: the gateway's default). Asked
+    // first, so a start of a current database takes no ACCESS EXCLUSIVE lock on the table.
+    const present = await runSql(client, sql`
+      SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'sources'`);
+    const have = new Set(present.rows.map((row) => row.column_name as string));
+    for (const column of Object.values(MEDIA_COLUMNS)) {
+      if (have.has(column)) continue;
+      const check = column === 'path_style' ? sql` CHECK (path_style IN ('linux', 'windows'))` : empty;
+      await runSql(client, sql`ALTER TABLE public.sources ADD COLUMN ${ident(column)} text${check}`);
+    }
     await runSql(client, sql`
       CREATE TABLE IF NOT EXISTS ${this.registry} (
         source_id         text PRIMARY KEY REFERENCES public.sources (id) ON DELETE CASCADE,
@@ -124,6 +135,7 @@ export class PostgresRegistry {
    */
   async bootstrap(input: SourceInput, options: Pick<MigrateOptions, 'targetVersion'> = {}): Promise<SourceRecord> {
     const sourceId = assertSourceId(input.sourceId);
+    const media = input.media ? checkMediaSettings(input.media) : undefined;
     const record = await inTransaction(this.options.adminPool, async (client) => {
       await runSql(client, REGISTRY_LOCK);
       await this.ensureGlobals(client);
@@ -148,15 +160,15 @@ export class PostgresRegistry {
         (await runSql(client, sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schemaName}`)).rowCount === 1;
       const isFirst = (await runSql(client, sql`SELECT count(*) AS n FROM public.sources`)).rows[0].n === 0;
       await runSql(client, sql`
-        INSERT INTO public.sources (id, label, kind, description, enabled, is_default)
+        INSERT INTO public.sources (id, label, kind, description, enabled, is_default, ${mediaColumnList()})
         VALUES (${sourceId}, ${input.label ?? sourceId}, ${input.kind ?? null}, ${input.description ?? null},
-                ${input.enabled === false ? 0 : 1}, ${isFirst ? 1 : 0})
+                ${input.enabled === false ? 0 : 1}, ${isFirst ? 1 : 0}, ${mediaValueList(media)})
         ON CONFLICT (id) DO UPDATE SET
           label       = COALESCE(${input.label ?? null}, sources.label),
           kind        = COALESCE(${input.kind ?? null}, sources.kind),
           description = COALESCE(${input.description ?? null}, sources.description),
           enabled     = COALESCE(${input.enabled === undefined || input.enabled === null ? null : input.enabled ? 1 : 0}, sources.enabled),
-          updated_at  = now()`);
+          updated_at  = now()${mediaAssignments(media)}`);
       await runSql(client, sql`
         INSERT INTO ${this.registry} (source_id, schema_name, migration_version) VALUES (${sourceId}, ${schemaName}, 0)
         ON CONFLICT (source_id) DO NOTHING`);

@@ -7,7 +7,13 @@ CREATE TABLE IF NOT EXISTS sources (
   enabled     INTEGER NOT NULL DEFAULT 1,
   is_default  INTEGER NOT NULL DEFAULT 0,
   created_at  TEXT NOT NULL,
-  updated_at  TEXT NOT NULL
+  updated_at  TEXT NOT NULL,
+  -- Media settings (NULL: the gateway's default); a file from before them gets the columns at start.
+  vault_root         TEXT,
+  vault_root_windows TEXT,
+  data_dir           TEXT,
+  path_style         TEXT CHECK (path_style IN ('linux', 'windows')),
+  group_prefix       TEXT
 );
 
 CREATE TABLE IF NOT EXISTS videos (

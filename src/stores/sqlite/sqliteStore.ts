@@ -17,6 +17,8 @@ import type {
   TenantBinding,
 } from '../../interfaces.js';
 import { SOURCE_TABLES } from '../../tables/sourceTables.js';
+import { ident } from '../../sources/identifiers.js';
+import { checkMediaSettings, MEDIA_COLUMNS, mediaAssignments, mediaColumnList, mediaValueList } from '../../sources/mediaSettings.js';
 import { assertSourceId } from '../../sources/sourceId.js';
 import { sourceFromRow, type SourceRow } from '../../sources/sourceRecord.js';
 import { StatementCache, sqliteBinding, sqliteTenantDb } from './sqliteBinding.js';
@@ -55,10 +57,24 @@ export function openSqliteConnection(file: string, options: { readonly?: boolean
 export function openScratchDatabase(): Database.Database {
   const connection = new Database('');
   connection.pragma('foreign_keys = ON');
-  connection.exec(layout);
+  applyLayout(connection);
   const triggers = connection.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[];
   for (const name of triggers) connection.exec(`DROP TRIGGER "${name}"`);
   return connection;
+}
+
+/**
+ * layout.sql creates what is missing (IF NOT EXISTS throughout); a column added to a table after a file was
+ * made is added here, so a file from an older gateway opens as if it had been made now.
+ */
+function applyLayout(connection: Database.Database): void {
+  connection.exec(layout);
+  const present = new Set((connection.prepare("SELECT name FROM pragma_table_info('sources')").pluck().all() as string[]));
+  for (const column of Object.values(MEDIA_COLUMNS)) {
+    if (present.has(column)) continue;
+    const check = column === 'path_style' ? " CHECK (path_style IN ('linux', 'windows'))" : '';
+    connection.exec(`ALTER TABLE sources ADD COLUMN ${ident(column).sql} TEXT${check}`);
+  }
 }
 
 export interface SqliteStoreOptions {
@@ -79,7 +95,7 @@ export class SqliteStore implements Store {
     this.mode = options.mode ?? 'SQLITE';
     this.created = options.file === ':memory:' || !existsSync(options.file);
     this.connection = openSqliteConnection(options.file);
-    this.connection.exec(layout);
+    applyLayout(this.connection);
     this.statements = new StatementCache(this.connection);
   }
 
@@ -136,20 +152,21 @@ export class SqliteStore implements Store {
 
   async bootstrapSource(input: SourceInput): Promise<SourceRecord> {
     const sourceId = assertSourceId(input.sourceId);
+    const media = input.media ? checkMediaSettings(input.media) : undefined;
     const now = new Date().toISOString();
     const enabled = input.enabled === undefined || input.enabled === null ? null : input.enabled ? 1 : 0;
     const write = this.connection.transaction(() => {
       const isFirst = (this.connection.prepare('SELECT count(*) AS n FROM sources').get() as { n: number }).n === 0;
       const upsert = sql`
-        INSERT INTO sources (id, label, kind, description, enabled, is_default, created_at, updated_at)
+        INSERT INTO sources (id, label, kind, description, enabled, is_default, created_at, updated_at, ${mediaColumnList()})
         VALUES (${sourceId}, ${input.label ?? sourceId}, ${input.kind ?? null}, ${input.description ?? null},
-                ${enabled ?? 1}, ${isFirst ? 1 : 0}, ${now}, ${now})
+                ${enabled ?? 1}, ${isFirst ? 1 : 0}, ${now}, ${now}, ${mediaValueList(media)})
         ON CONFLICT (id) DO UPDATE SET
           label       = COALESCE(${input.label ?? null}, label),
           kind        = COALESCE(${input.kind ?? null}, kind),
           description = COALESCE(${input.description ?? null}, description),
           enabled     = COALESCE(${enabled}, enabled),
-          updated_at  = ${now}`;
+          updated_at  = ${now}${mediaAssignments(media)}`;
       this.connection.prepare(upsert.sql).run(...upsert.values);
     });
     write.immediate();
@@ -165,12 +182,13 @@ export class SqliteStore implements Store {
     const write = this.connection.transaction(() => {
       if (record.isDefault) this.connection.prepare('UPDATE sources SET is_default = 0 WHERE id <> ? AND is_default = 1').run(record.id);
       const upsert = sql`
-        INSERT INTO sources (id, label, kind, description, enabled, is_default, created_at, updated_at)
+        INSERT INTO sources (id, label, kind, description, enabled, is_default, created_at, updated_at, ${mediaColumnList()})
         VALUES (${record.id}, ${record.label}, ${record.kind}, ${record.description}, ${record.enabled ? 1 : 0},
-                ${record.isDefault ? 1 : 0}, ${record.createdAt ?? now}, ${record.updatedAt ?? now})
+                ${record.isDefault ? 1 : 0}, ${record.createdAt ?? now}, ${record.updatedAt ?? now}, ${mediaValueList(record.media)})
         ON CONFLICT (id) DO UPDATE SET
           label = excluded.label, kind = excluded.kind, description = excluded.description, enabled = excluded.enabled,
-          is_default = excluded.is_default, created_at = excluded.created_at, updated_at = excluded.updated_at`;
+          is_default = excluded.is_default, created_at = excluded.created_at, updated_at = excluded.updated_at
+          ${mediaAssignments(record.media)}`;
       this.connection.prepare(upsert.sql).run(...upsert.values);
     });
     write.immediate();
