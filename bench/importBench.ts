@@ -23,7 +23,7 @@ interface CliSummary {
 async function cliImport(databaseUrl: string, sourceId: string, files: DatasetFiles) {
   const { stdout, ms } = await runNodeScript(
     'src/cli.ts',
-    ['import', '--source', sourceId, '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'],
+    ['import', '--create', '--source', sourceId, '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'],
     { SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', SX_POSTGRES_DSN: databaseUrl, SX_LOG_LEVEL: 'warn' },
   );
   const summary = JSON.parse(stdout.trim().split('\n').pop()!) as CliSummary;

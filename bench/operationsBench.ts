@@ -142,7 +142,7 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
     log(`operations: SQLite file of ${videos} videos`);
     const sqliteFile = path.join(work, 'library.db');
     const sqliteEnv = { SX_DB_BACKEND_MODE: 'SQLITE', SX_DB_PATH: sqliteFile, SX_LOG_LEVEL: 'warn' };
-    const sqliteImport = await runNodeScript('src/cli.ts', ['import', '--source', SOURCE, ...csvArgs, '--json'], sqliteEnv);
+    const sqliteImport = await runNodeScript('src/cli.ts', ['import', '--create', '--source', SOURCE, ...csvArgs, '--json'], sqliteEnv);
 
     const importRuns: number[] = [];
     const cutoverRuns: number[] = [];
@@ -154,7 +154,7 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
     for (let i = 0; i < runs; i++) {
       log(`operations: import vs cutover, run ${i + 1} of ${runs}`);
       const imported = await fresh('import', i);
-      importRuns.push((await runNodeScript('src/cli.ts', ['import', '--source', SOURCE, ...csvArgs, '--json'], postgresEnv(imported.url))).ms);
+      importRuns.push((await runNodeScript('src/cli.ts', ['import', '--create', '--source', SOURCE, ...csvArgs, '--json'], postgresEnv(imported.url))).ms);
       if (library) await drop(imported.name);
       else library = imported;
 

@@ -1,3 +1,4 @@
+import type { CitusPart } from './citusBench.js';
 import type { ImportFigures } from './importBench.js';
 import type { OperationsFigures, Timed } from './operationsBench.js';
 import type { LoadResult } from './load.js';
@@ -17,6 +18,7 @@ export interface Results {
   sqlite?: SqliteFigures;
   notes?: NotesFigures;
   operations?: OperationsFigures;
+  citus?: CitusPart;
   shape: LoadShape;
   author?: string;
   search: string;
@@ -43,7 +45,7 @@ export function report(results: Results): string {
   const goal = (name: string, ratio: number, target: string, met: boolean) => goals.push({ name, value: `${x(ratio)} (goal ${target})`, met });
   const m = results.machine;
   out.push(`## Run of ${m.date}`, '', `Machine: ${m.cpus}, ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres} (${m.postgresOrigin}).`);
-  if (results.queries || results.sources || results.sqlite) {
+  if (results.queries || results.sources || results.sqlite || (results.citus && !('missing' in results.citus))) {
     out.push(`Load runs: ${results.shape.connections} connections, ${results.shape.seconds} s measured after ${results.shape.warmupSeconds} s of warm-up.`);
   }
   out.push('');
@@ -121,6 +123,7 @@ export function report(results: Results): string {
   }
 
   if (results.operations) out.push(...operationsSection(results.operations));
+  if (results.citus) out.push(...citusSection(results.citus));
 
   if (goals.length) {
     out.push('### Goals', '', '| goal | measured | |', '|---|---|---|');
@@ -164,4 +167,33 @@ function operationsSection(o: OperationsFigures): string[] {
     );
   }
   return out;
+}
+
+/** Citus beside plain PostgreSQL: one machine runs every node, so the ratios are the coordinator's cost. */
+function citusSection(part: CitusPart): string[] {
+  if ('missing' in part) return ['### Citus', '', `Not run: ${part.missing}.`, ''];
+  const { citus, plain } = part.page;
+  const perHundredK = (ms: number, count: number) => seconds((ms / count) * 100_000);
+  const moves = part.moved.moves;
+  return [
+    `### Citus (${part.cluster}; a coordinator and 2 workers on this machine's ${part.cpus} cores: this measures the coordinator's overhead, not scaling)`,
+    '',
+    `Two sources of ${n(part.videos)} videos each, ${part.placements.map((p) => `${p.sourceId} on ${p.node}`).join(', ')}; the page workload ` +
+      `asks each in turn. Plain: the same two sources on the one PostgreSQL above. Every node has shared_buffers ${part.sharedBuffers}, as the plain server.`,
+    '',
+    '| page workload | req/s | p50 | p99 |',
+    '|---|---|---|---|',
+    `| through the Citus coordinator | ${n(citus.requestsPerSecond)} | ${citus.p50Ms.toFixed(1)} ms | ${citus.p99Ms.toFixed(1)} ms |`,
+    `| plain PostgreSQL | ${n(plain.requestsPerSecond)} | ${plain.p50Ms.toFixed(1)} ms | ${plain.p99Ms.toFixed(1)} ms |`,
+    `| Citus ÷ plain | ${x(citus.requestsPerSecond / plain.requestsPerSecond)} | ${x(citus.p50Ms / plain.p50Ms)} | ${x(citus.p99Ms / plain.p99Ms)} |`,
+    ...(citus.failures || plain.failures ? ['', `Failures: Citus ${citus.failures}, plain ${plain.failures}.`] : []),
+    '',
+    `- First import of ${n(part.videos)} videos (CLI, spawn to exit): through the coordinator ${part.imports.citusMs.map(seconds).join(', ')}; ` +
+      `plain ${part.imports.plainMs.map(seconds).join(', ')}.`,
+    `- Source move (\`move-source --mode ${part.moved.mode}\`) of ${part.moved.sourceId}: ${n(part.moved.rows)} rows in all its tables, ${part.moved.size}. ` +
+      moves.map((m) => `${m.from} → ${m.to} ${seconds(m.ms)} (CLI ${seconds(m.processMs)})`).join('; ') +
+      `; per 100k rows ${moves.map((m) => perHundredK(m.ms, part.moved.rows)).join(', ')}, per 100k videos ${moves.map((m) => perHundredK(m.ms, part.videos)).join(', ')}` +
+      ' (a fixed part, replication set-up and the final catch-up, included).',
+    '',
+  ];
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import pg from 'pg';
 import { explainQueries } from './explainBench.js';
+import { benchCitus } from './citusBench.js';
 import { benchImport, benchRowByRow, datasetFor } from './importBench.js';
 import { benchOperations } from './operationsBench.js';
 import { findBenchServer, recreateDatabase } from './postgres.js';
@@ -16,7 +17,7 @@ import { benchSqlite } from './sqliteBench.js';
 import { benchNotes } from './notesBench.js';
 
 const SIZES: Record<string, number> = { '10k': 10_000, '100k': 100_000, '1m': 1_000_000 };
-const PARTS = ['import', 'explain', 'queries', 'sources', 'sqlite', 'notes', 'operations'];
+const PARTS = ['import', 'explain', 'queries', 'sources', 'sqlite', 'notes', 'operations', 'citus'];
 
 const program = new Command()
   .name('bench')
@@ -33,7 +34,9 @@ const program = new Command()
   .option('--migrate-schemas <n>', 'schemas the operations part migrates from version 1 (0: none)', (v) => Number(v), 200)
   .option(
     '--only <parts>',
-    'comma list of: import,explain,queries,sources,sqlite,notes,operations (operations is not in the default: backup, restore, cutover and migrate beside pg_dump, pg_restore and import, 3 runs each on the largest size)',
+    'comma list of: import,explain,queries,sources,sqlite,notes,operations,citus (not in the default: operations, backup, restore, ' +
+      'cutover and migrate beside pg_dump, pg_restore and import, 3 runs each on the largest size; citus, the page workload through ' +
+      'a Citus coordinator with two sources on two workers beside plain PostgreSQL, and a source move, on the largest size)',
     'import,explain,queries,sources,sqlite,notes',
   )
   .option('--data <dir>', 'where generated datasets are kept between runs', 'bench/.data')
@@ -119,6 +122,10 @@ async function main(): Promise<void> {
         migrateSchemas: options.migrateSchemas,
         log,
       });
+    }
+    if (parts.has('citus')) {
+      log(`citus: page workload and a source move on ${largest} videos`);
+      results.citus = await benchCitus(server, await datasetFor(options.data, largest), largest, { shape, poolMax: options.pool, log });
     }
   } finally {
     await server.stop();

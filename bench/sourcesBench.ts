@@ -33,7 +33,7 @@ async function addSources(databaseUrl: string, from: number, to: number): Promis
         consolidated: () => createReadStream(DEMO.consolidated),
         authors: () => createReadStream(DEMO.authors),
         bookmarks: () => createReadStream(DEMO.bookmarks),
-      });
+      }, { create: true });
     }
   } finally {
     await opened.close();

@@ -25,7 +25,7 @@ export async function benchSqlite(dataDir: string, files: DatasetFiles, videos: 
   const env = { SX_DB_BACKEND_MODE: 'SQLITE', SX_DB_PATH: file, SX_DEMO_IMPORT: '0' };
   const imported = await runNodeScript(
     'src/cli.ts',
-    ['import', '--source', 'big', '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'],
+    ['import', '--create', '--source', 'big', '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'],
     env,
   );
   const gateway = await startGateway(env);

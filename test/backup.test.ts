@@ -49,7 +49,7 @@ async function seed(store: Store, sourceId: string, items: number, hash = 'h1'):
     consolidated: () => Readable.from([libraryCsv(sourceId, items, hash)]),
     authors: () => Readable.from([authors]),
     bookmarks: () => Readable.from([bookmarks]),
-  });
+  }, { create: true });
 }
 
 /** Rows in every table of the source, so a table the backup forgot would show. */
@@ -171,6 +171,53 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
     expect(await checksumsOf(db1.url, 'beta.2')).toEqual(betaChanged);
   });
 
+  it('a per-source dump separated from its manifest restores alone: same rows, same mapping, and it says what it could not check', async () => {
+    await withStoreOn(db1.url, (store) =>
+      store.bootstrapSource({ sourceId: 'alpha', label: 'Alpha library', description: 'kept in the dump', media: { vaultRoot: '/vaults/alpha', pathStyle: 'linux' } }),
+    );
+    const out = path.join(work, 'alone');
+    const backup = await cli(['backup', '--source', 'alpha', '--out', out, '--json'], envFor(db1.url));
+    expect(backup.code, backup.stderr).toBe(0);
+    const report = JSON.parse(backup.stdout);
+    // The dump travels without its manifest, under another name.
+    const separated = path.join(work, 'separated');
+    await mkdir(separated, { recursive: true });
+    const dump = path.join(separated, 'alpha-copy.dump');
+    await writeFile(dump, await readFile(report.dumpFile));
+    const expected = await withStoreOn(db1.url, (store) => store.resolveSource('alpha'));
+
+    const db5 = await createTestDatabase();
+    try {
+      const restore = await cli(['restore', dump, '--dsn', db5.url], envFor(db1.url));
+      expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+      expect(restore.stdout).toContain(`note: no manifest beside ${dump}: the dump's SHA-256 and the checksums recorded at backup time cannot be checked`);
+      expect(restore.stdout).toContain('note: the source\'s global rows came from the dump itself (sx_alpha.sx_source_globals');
+      expect(restore.stdout).toMatch(/videos +40 rows {2}checksum [0-9a-f]{16} \(restored; no manifest to compare with\)/);
+      expect(restore.stdout).toMatch(/gateway: health ok, stats.items 40, items.totalCount 40, first page 5 ids {2}ok/);
+      expect(restore.stdout).toContain('restore verified: 1 source(s)');
+      expect(await checksumsOf(db5.url, 'alpha')).toEqual(alpha);
+      const restored = await withStoreOn(db5.url, (store) => store.resolveSource('alpha'));
+      const fields = (s: typeof expected) => [s.id, s.label, s.description, s.enabled, s.schemaName, s.migrationVersion, s.media];
+      expect(fields(restored)).toEqual(fields(expected));
+      expect(restored.schemaName).toBe('sx_alpha');
+
+      // With --json the report says the manifest was missing.
+      const again = await cli(['restore', dump, '--dsn', db5.url, '--force', '--json'], envFor(db1.url));
+      expect(again.code, again.stderr).toBe(0);
+      const json = JSON.parse(again.stdout);
+      expect(json.backup.manifest).toBeNull();
+      expect(json.sources[0].checksums).toEqual(alpha);
+    } finally {
+      await db5.drop();
+    }
+
+    // Beside its manifest, the same dump is still checked against it.
+    const checked = await cli(['restore', report.dumpFile, '--source', 'alpha', '--force'], envFor(db1.url));
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).not.toContain('no manifest');
+    expect(checked.stdout).toMatch(/videos +40 rows {2}checksum ok/);
+  });
+
   it('refuses to overwrite a schema holding rows without --force and changes nothing; --force replaces it', async () => {
     await sql1(db1.url, 'DELETE FROM sx_alpha.user_meta');
     const changed = await checksumsOf(db1.url, 'alpha');
@@ -285,7 +332,14 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
     expect(await checksumsOf(db1.url, 'alpha')).toEqual(before);
     await rm(path.join(dir, `${base}.manifest.json`));
     const alone = await cli(['restore', copy], envFor(db1.url));
-    expect(alone.stderr).toMatch(/BACKUP_INVALID: No manifest/);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toMatch(/BACKUP_INVALID: .* is not a dump pg_restore can read/);
+    // Whole, a full dump still needs its manifest: the global rows it would restore from are not in its schemas.
+    await writeFile(copy, await readFile(fullBackup));
+    const whole = await cli(['restore', copy], envFor(db1.url));
+    expect(whole.code).toBe(1);
+    expect(whole.stderr).toMatch(/BACKUP_INVALID: No manifest beside .*, which is a whole-database dump: restore it with its manifest/);
+    expect(await checksumsOf(db1.url, 'alpha')).toEqual(before);
 
     // An edited manifest is held to the gateway's own rules before anything reaches SQL or psql.
     const edited = JSON.parse(await readFile(fullBackup.replace(/\.dump$/, '.manifest.json'), 'utf8'));
@@ -349,10 +403,13 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
       // The target already knows a source that has no mapping: the seed's "re-run bootstrap only for missing mappings".
       await withStoreOn(db3.url, async () => undefined);
       await sql1(db3.url, "INSERT INTO public.sources (id, label) VALUES ('gamma', 'gamma')");
+      // And a source whose registry row outlived its schema: its mapping is missing too.
+      await withStoreOn(db3.url, (store) => store.bootstrapSource({ sourceId: 'delta' }));
+      await sql1(db3.url, 'DROP SCHEMA sx_delta CASCADE');
       const rollback = await cli(['rollback', '--from', path.join(work, 'rotation'), '--dsn', db3.url], envFor(db1.url));
       expect(rollback.code, rollback.stderr).toBe(0);
       expect(rollback.stdout).toContain('restore verified: 3 source(s)');
-      expect(rollback.stdout).toContain('bootstrapped missing mappings: gamma');
+      expect(rollback.stdout).toContain('bootstrapped missing mappings: delta (schema sx_delta was gone), gamma (no mapping)');
       expect(rollback.stdout).toMatch(/next: set SX_POSTGRES_DSN=postgres:\/\/.*\/sx_test_/);
       // Nothing wrote to alpha in db1 since the rotation's backups were taken.
       expect(await checksumsOf(db3.url, 'alpha')).toEqual(await checksumsOf(db1.url, 'alpha'));
@@ -363,10 +420,19 @@ describeWithTools('backup and restore with pg_dump / pg_restore', () => {
         const response = await fetch(`${gateway.url}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query: '{ a: source(sourceId: "alpha") { items(first: 2) { totalCount } } g: source(sourceId: "gamma") { backend { schema } items { totalCount } } }' }),
+          body: JSON.stringify({
+            query: '{ a: source(sourceId: "alpha") { items(first: 2) { totalCount } } g: source(sourceId: "gamma") { backend { schema } items { totalCount } } ' +
+              'd: source(sourceId: "delta") { backend { schema } items { totalCount } } }',
+          }),
         });
         const body = await response.json();
-        expect(body).toEqual({ data: { a: { items: { totalCount: 40 } }, g: { backend: { schema: 'sx_gamma' }, items: { totalCount: 0 } } } });
+        expect(body).toEqual({
+          data: {
+            a: { items: { totalCount: 40 } },
+            g: { backend: { schema: 'sx_gamma' }, items: { totalCount: 0 } },
+            d: { backend: { schema: 'sx_delta' }, items: { totalCount: 0 } },
+          },
+        });
       } finally {
         await gateway.close();
         await store.close();

@@ -69,7 +69,7 @@ describe('CLI', () => {
   it('fails an import of a broken file with the error code and a non-zero exit', async () => {
     const file = path.join(dir, 'broken.csv');
     await writeFile(file, csv(['not_the_id_column'], [['1']]));
-    const result = await run(['import', '--source', 'cli_sqlite', '--csv', file], { SX_DB_PATH: path.join(dir, 'cli.db') });
+    const result = await run(['import', '--create', '--source', 'cli_sqlite', '--csv', file], { SX_DB_PATH: path.join(dir, 'cli.db') });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('CSV_MISSING_COLUMN');
     const missing = await run(['import', '--source', 'cli_sqlite', '--csv', path.join(dir, 'nope.csv')], { SX_DB_PATH: path.join(dir, 'cli.db') });
@@ -157,7 +157,7 @@ describe('CLI', () => {
     const env = { SX_DB_PATH: path.join(dir, 'plain.db') };
     const file = path.join(dir, 'plain.csv');
     await writeFile(file, libraryCsv('plain', BIG_ROWS));
-    const plain = await run(['import', '--source', 'plain', '--csv', file], env);
+    const plain = await run(['import', '--create', '--source', 'plain', '--csv', file], env);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toContain(`inserted=${BIG_ROWS} updated=0 skipped=0`);
     // The throttle keeps the lines to one a second, but the last figures are always written.
@@ -165,7 +165,7 @@ describe('CLI', () => {
     for (const line of plain.stderr.trimEnd().split('\n')) expect(line).toMatch(/^(consolidated: \d+ rows, \d+\.\d MB read|merged \d+ consolidated rows)$/);
     expect(plain.stderr).not.toMatch(/[\u001b\r]/);
 
-    const json = await run(['import', '--source', 'plain_json', '--csv', file, '--json'], env);
+    const json = await run(['import', '--create', '--source', 'plain_json', '--csv', file, '--json'], env);
     expect(json.code, json.stderr).toBe(0);
     expect(json.stderr).toBe('');
     expect(json.stdout.trim().split('\n')).toHaveLength(1);
@@ -187,7 +187,7 @@ describe('CLI', () => {
     // Written here rather than with libraryCsv: the header is the export's, the captions long enough to take a while.
     const rows = Array.from({ length: BIG_ROWS }, (_, i) => [`t${i + 1}`, `a${i % 7}`, `author${i % 7}`, `Author ${i % 7}`, `a caption of some length, number ${i + 1}`, `h-${i + 1}`]);
     await writeFile(file, csv(CONSOLIDATED_HEADER, rows));
-    const command = [process.execPath, '--import', 'tsx', 'src/cli.ts', 'import', '--source', 'tty', '--csv', file].map(shellQuote).join(' ');
+    const command = [process.execPath, '--import', 'tsx', 'src/cli.ts', 'import', '--create', '--source', 'tty', '--csv', file].map(shellQuote).join(' ');
     const output = await new Promise<{ code: number | null; text: string }>((resolve) => {
       const child = spawn('script', ['-qec', command, '/dev/null'], {
         cwd: root,

@@ -132,7 +132,7 @@ function importFiles(files: BrokenCase['files']): ImportFiles {
 }
 
 async function seedLibrary(store: Store, sourceId: string): Promise<void> {
-  await importCsv(store, sourceId, importFiles({ authors: AUTHORS, bookmarks: BOOKMARKS }));
+  await importCsv(store, sourceId, importFiles({ authors: AUTHORS, bookmarks: BOOKMARKS }), { create: true });
   await store.withTenant(sourceId, (db) => putItemMeta(db, 'v1', { rating: 4, statuses: ['reviewing'], tags: ['food', 'porto'], authorLinks: ['https://example.com/a2'] }));
   await store.withTenant(sourceId, (db) => putUserNote(db, 'v2', '# Written by hand\n\nkept across imports'));
 }
@@ -170,7 +170,7 @@ describe.each(STORE_KINDS)('broken CSV files (%s)', (kind) => {
 
   it.each(CORPUS)('$name → $code at line $line, column $column', async (broken) => {
     const file = broken.file ?? 'consolidated';
-    const error = await failure(importCsv(gateway.store, SOURCE, importFiles(broken.files)));
+    const error = await failure(importCsv(gateway.store, SOURCE, importFiles(broken.files), { create: true }));
     expect(error.extensions).toMatchObject({ code: broken.code, file, line: broken.line, column: broken.column });
     expect(error.extensions.columnName).toBe(broken.columnName);
     // The message names file, line and column (and the column's name) in the gateway's words only.
@@ -215,7 +215,7 @@ describe.each(STORE_KINDS)('broken CSV files (%s)', (kind) => {
     const bookmarks = `${csv(BOOKMARKS_HEADER, [['o1', '2025-03-14T09:26:53Z']], '\r\n')}\r\n`;
     const summary = await importCsv(gateway.store, 'oddities', importFiles({
       consolidated: Buffer.from(consolidated), authors: Buffer.from(authors), bookmarks: Buffer.from(bookmarks),
-    }));
+    }), { create: true });
     expect(summary).toMatchObject({ inserted: 3, rows: { consolidated: 3, authors: 2, bookmarks: 1 } });
 
     const item = async (id: string) => {
@@ -247,14 +247,14 @@ describe.each(STORE_KINDS)('broken CSV files (%s)', (kind) => {
   });
 
   it('imports a file whose lines end in a lone CR', async () => {
-    const summary = await importCsv(gateway.store, 'oddities-cr', importFiles({ consolidated: Buffer.from(`${HEADER}\r${rows(1, 3, '\r')}`) }));
+    const summary = await importCsv(gateway.store, 'oddities-cr', importFiles({ consolidated: Buffer.from(`${HEADER}\r${rows(1, 3, '\r')}`) }), { create: true });
     expect(summary).toMatchObject({ inserted: 3, rows: { consolidated: 3 } });
   });
 
   it('accepts a field of exactly the limit and refuses one byte more', async () => {
     const field = (size: number) => Buffer.from(`${HEADER}\nv1,a1,author1,Author 1,${'z'.repeat(size)},h-1\n`);
-    await expect(importCsv(gateway.store, 'limits', importFiles({ consolidated: field(MAX_FIELD_BYTES) }))).resolves.toMatchObject({ inserted: 1 });
-    const error = await failure(importCsv(gateway.store, 'limits', importFiles({ consolidated: field(MAX_FIELD_BYTES + 1) })));
+    await expect(importCsv(gateway.store, 'limits', importFiles({ consolidated: field(MAX_FIELD_BYTES) }), { create: true })).resolves.toMatchObject({ inserted: 1 });
+    const error = await failure(importCsv(gateway.store, 'limits', importFiles({ consolidated: field(MAX_FIELD_BYTES + 1) }), { create: true }));
     expect(error.extensions).toMatchObject({ code: 'CSV_FIELD_TOO_LARGE', line: 2, column: 5 });
     expect(MAX_RECORD_BYTES).toBeGreaterThan(MAX_FIELD_BYTES);
   });
@@ -320,7 +320,7 @@ describe('table checksums', () => {
       await seedLibrary(gateway.store, 'same');
       vi.useRealTimers();
       // Another source in the same database must not count.
-      await importCsv(gateway.store, 'other', importFiles({ consolidated: Buffer.from(libraryCsv('other', 5)) }));
+      await importCsv(gateway.store, 'other', importFiles({ consolidated: Buffer.from(libraryCsv('other', 5)) }), { create: true });
       results.push(await checksums(gateway.store, 'same'));
     }
     const [sqlite, postgres] = results;

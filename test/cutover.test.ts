@@ -40,12 +40,12 @@ async function buildLibrary(file: string): Promise<void> {
         ['a3', 'author3', 'Author 3', 'n/a', '7', '', 'ünïcödé ✓', ''],
       ])),
       bookmarks: stream(csv(BOOKMARKS_HEADER, [['v1', '2025-01-02T03:04:05Z'], ['v4', '2025-02-03T04:05:06Z']])),
-    });
+    }, { create: true });
     await importCsv(store, 'b', {
       consolidated: stream(libraryCsv('b', 7, 'hb')),
       authors: stream(csv(AUTHORS_HEADER, [['a1', 'author1', 'Bee Author', '3', '4', '5', 'sig', 'no']])),
       bookmarks: stream(csv(BOOKMARKS_HEADER, [['v2', '2025-03-04T05:06:07Z']])),
-    });
+    }, { create: true });
     await store.withTenant('a', async (db) => {
       await putItemMeta(db, 'v1', { rating: 4, statuses: ['reviewing', 'draft'], tags: ['food', 'porto'], authorLinks: ['https://example.com/a1'] });
       await putItemMeta(db, 'v2', { rating: 2, notes: 'ünïcödé, "quoted"\nsecond line' });

@@ -151,7 +151,7 @@ describe.concurrent.each(STORE_KINDS)('SIGKILL of an import half way (%s)', (kin
   async function importFile(rows: number, hash: string): Promise<{ inserted: number; updated: number; skipped: number }> {
     const file = path.join(dir, `library-${rows}-${hash}.csv`);
     await writeFile(file, libraryCsv(sourceId, rows, hash));
-    const run = startCli(['import', '--source', sourceId, '--csv', file], env);
+    const run = startCli(['import', '--create', '--source', sourceId, '--csv', file], env);
     const { code } = await run.exited;
     expect(code, run.stderr()).toBe(0);
     const [, inserted, updated, skipped] = IMPORTED.exec(run.stdout())!.map(Number);
@@ -211,7 +211,7 @@ describe.concurrent.each(STORE_KINDS)('SIGKILL of an import half way (%s)', (kin
   async function killWhileStaging(): Promise<void> {
     const fifo = path.join(dir, 'incoming.csv');
     execFileSync('mkfifo', [fifo]);
-    const run = startCli(['import', '--source', sourceId, '--csv', fifo], env);
+    const run = startCli(['import', '--create', '--source', sourceId, '--csv', fifo], env);
     const feed = fifoFeed(fifo);
     try {
       // 1500 rows that would update all 100 and add 1400; the FIFO stays open, so the import can never finish.
@@ -251,7 +251,7 @@ describe.concurrent.each(STORE_KINDS)('SIGKILL of an import half way (%s)', (kin
       await blocker.query(`LOCK TABLE ${pg.escapeIdentifier(schemaName)}.csv_consolidated_raw IN EXCLUSIVE MODE`);
       const file = path.join(dir, 'merge.csv');
       await writeFile(file, libraryCsv(sourceId, 200, 'h3'));
-      run = startCli(['import', '--source', sourceId, '--csv', file], env);
+      run = startCli(['import', '--create', '--source', sourceId, '--csv', file], env);
       const merging = await until(async () => {
         const { rows } = await admin!.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity
@@ -292,7 +292,7 @@ describe.concurrent.each(STORE_KINDS)('SIGKILL of an import half way (%s)', (kin
     }
 
     // In-process: the command line already proved itself above, and each start of it costs seconds.
-    const next = await withStore((store) => importCsv(store, sourceId, { consolidated: () => Readable.from([libraryCsv(sourceId, 150, 'h2')]) }));
+    const next = await withStore((store) => importCsv(store, sourceId, { consolidated: () => Readable.from([libraryCsv(sourceId, 150, 'h2')]) }, { create: true }));
     expect(next).toMatchObject({ inserted: 50, updated: 100, skipped: 0 });
     expect(videoRows(await contents())).toBe(150);
   }, TEST_LIMIT_MS);
@@ -376,7 +376,7 @@ describe.concurrent('PostgreSQL stopped under load, then started', () => {
     });
     store = new PostgresStore({ dsn: server!.dsn, config });
     await store.prepare();
-    await importCsv(store, 'steady', { consolidated: () => Readable.from([libraryCsv('steady', 30)]) });
+    await importCsv(store, 'steady', { consolidated: () => Readable.from([libraryCsv('steady', 30)]) }, { create: true });
     gateway = await listen(store, config, { host: '127.0.0.1', port: 0 });
     const url = gateway.url;
 
@@ -495,7 +495,7 @@ describe.concurrent('SIGTERM', () => {
   function trickledUpload(url: string, sourceId: string) {
     const boundary = `sx-faults-${Date.now()}`;
     const query = `mutation Import($sourceId: ID!, $consolidated: File!) {
-      importCsv(sourceId: $sourceId, consolidated: $consolidated) { sourceId inserted updated skipped }
+      importCsv(sourceId: $sourceId, consolidated: $consolidated, create: true) { sourceId inserted updated skipped }
     }`;
     const head = [
       `--${boundary}`, 'Content-Disposition: form-data; name="operations"', '', JSON.stringify({ query, variables: { sourceId, consolidated: null } }),

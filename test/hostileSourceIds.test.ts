@@ -102,7 +102,7 @@ describe.each(STORE_KINDS)('hostile source ids (%s)', (kind) => {
       expect(response.status).toBe(400);
       expect(response.body.errors?.[0].extensions?.code).toBe('SOURCE_ID_INVALID');
     }
-    await expect(importCsv(gateway.store, sourceId, { consolidated: () => Readable.from(['c_videos_id\nv1\n']) })).rejects.toMatchObject({
+    await expect(importCsv(gateway.store, sourceId, { consolidated: () => Readable.from(['c_videos_id\nv1\n']) }, { create: true })).rejects.toMatchObject({
       code: 'SOURCE_ID_INVALID',
     });
   });
@@ -118,7 +118,7 @@ describe.each(STORE_KINDS)('hostile source ids (%s)', (kind) => {
       expect(created.body.data.bootstrapSource.id).toBe(sourceId);
       await importCsv(gateway.store, sourceId, {
         consolidated: () => Readable.from([csv(CONSOLIDATED_HEADER, [['v1', 'a1', 'h', 'H', `owned by ${sourceId}`, 'x1']])]),
-      });
+      }, { create: true });
     }
     // Every source answers with its own row: no two ids landed in one place.
     for (const [, sourceId] of VALID) {

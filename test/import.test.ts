@@ -171,7 +171,7 @@ describe.each(STORE_KINDS)('CSV import (%s)', (kind) => {
     const rows = Array.from({ length: 1_234 }, (_, i) => [`p${i}`, 'a1', 'ann', 'Ann', `caption ${i}`, `hp${i}`]);
     const file = csv(CONSOLIDATED_HEADER, rows);
     const seen: ImportProgress[] = [];
-    const summary = await importCsv(gateway.store, 'progress', { consolidated: () => Readable.from([Buffer.from(file)]) }, (p) => seen.push(p));
+    const summary = await importCsv(gateway.store, 'progress', { consolidated: () => Readable.from([Buffer.from(file)]) }, { create: true, onProgress: (p) => seen.push(p) });
     expect(summary.inserted).toBe(1_234);
     const staged = seen.filter((p) => p.file === 'consolidated');
     expect(staged.length).toBeGreaterThan(2);
@@ -243,7 +243,7 @@ describe('a slow upload (postgres)', () => {
           yield Buffer.from(line);
         }
       }
-      const summary = await importCsv(store, 'slow', { consolidated: () => Readable.from(trickle()) });
+      const summary = await importCsv(store, 'slow', { consolidated: () => Readable.from(trickle()) }, { create: true });
       expect(summary.inserted).toBe(40);
       const session = await store.openTenant('slow');
       try {

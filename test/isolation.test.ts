@@ -750,7 +750,7 @@ describe.skipIf(!PGBOUNCER && !REQUIRE_PGBOUNCER)('isolation under load: through
   });
 
   it('imports a CSV (COPY into transaction-scoped staging tables) through the bouncer', async () => {
-    const summary = await importCsv(gateway.store, 'iso_imported', { consolidated: () => Readable.from([libraryCsv('iso_imported', 50)]) });
+    const summary = await importCsv(gateway.store, 'iso_imported', { consolidated: () => Readable.from([libraryCsv('iso_imported', 50)]) }, { create: true });
     expect(summary.inserted).toBe(50);
     const body = await graphql(gateway.endpoint, '{ source(sourceId: "iso_imported") { items(first: 100) { nodes { caption } } } }');
     expect(body.errors).toBeUndefined();

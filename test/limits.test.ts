@@ -13,7 +13,7 @@ const OTHER = 'limits_2';
 
 async function seed(gateway: TestGateway): Promise<void> {
   for (const source of [SOURCE, OTHER]) {
-    await importCsv(gateway.store, source, { consolidated: () => Readable.from([libraryCsv(source, 30)]) });
+    await importCsv(gateway.store, source, { consolidated: () => Readable.from([libraryCsv(source, 30)]) }, { create: true });
   }
 }
 
@@ -222,9 +222,11 @@ const filterArbitrary = fc.record(
     authorUniqueIds: maybe(fc.array(text, { maxLength: 4 })),
     authorIds: maybe(fc.array(text, { maxLength: 4 })),
     statuses: maybe(fc.array(text, { maxLength: 4 })),
-    ratingMin: maybe(fc.oneof(fc.integer(), fc.constantFrom(-2147483648, 2147483647))),
-    ratingMax: maybe(fc.integer()),
+    // Ratings are numbers from 0 to 5: mostly in range (real queries), sometimes out of it or not finite-looking.
+    ratingMin: maybe(fc.oneof({ weight: 4, arbitrary: fc.double({ min: 0, max: 5, noNaN: true }) }, fc.integer(), fc.constantFrom(-2147483648, 2147483647, -0.5, 5.5))),
+    ratingMax: maybe(fc.oneof({ weight: 4, arbitrary: fc.double({ min: 0, max: 5, noNaN: true }) }, fc.integer(), fc.constantFrom(1e308, -1e-9))),
     tag: maybe(text),
+    tags: maybe(fc.array(text, { maxLength: 3 })),
     hasNotes: maybe(fc.boolean()),
   },
   { requiredKeys: [] },

@@ -30,7 +30,7 @@ function importInto(store: PostgresStore, sourceId: string, files: { consolidate
     consolidated: stream(files.consolidated)!,
     authors: stream(files.authors),
     bookmarks: stream(files.bookmarks),
-  });
+  }, { create: true });
 }
 
 /** The source's rows in the mirror's SQLite file, read on a connection of the test's own. */

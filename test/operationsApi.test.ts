@@ -17,7 +17,7 @@ const found = await findTestPgTools();
 const itWithTools = found.tools || process.env.SX_TEST_REQUIRE_PG_TOOLS === '1' ? it : it.skip;
 
 const load = (store: SqliteStore | TestGateway['store'], sourceId: string, items: number) =>
-  importCsv(store, sourceId, { consolidated: () => Readable.from([libraryCsv(sourceId, items)]), authors: null, bookmarks: null });
+  importCsv(store, sourceId, { consolidated: () => Readable.from([libraryCsv(sourceId, items)]), authors: null, bookmarks: null }, { create: true });
 
 describe('operations as admin mutations (POSTGRES_PRIMARY)', () => {
   let gateway: TestGateway;

@@ -313,6 +313,13 @@ describe.each(STORE_KINDS)('reads and user writes (%s)', (kind) => {
       expect(await filtered({ ratingMin: 0 })).toEqual(['v05', 'v07', 'v01', 'v02', 'v04']);
       expect(await filtered({ ratingMax: 0 })).toEqual(['v04']);
       expect(await filtered({ ratingMin: 5, ratingMax: 5 })).toEqual(['v01']);
+      // Bounds are numbers from 0 to 5, as the original's rating_min / rating_max.
+      expect(await filtered({ ratingMin: 2.5, ratingMax: 4.5 })).toEqual(['v05', 'v02']);
+      expect(await filtered({ ratingMin: 5e-324 })).toEqual(['v05', 'v07', 'v01', 'v02']);
+      for (const filter of [{ ratingMin: -0.5 }, { ratingMax: 5.5 }]) {
+        const refused = await gateway.gql(ITEM_IDS, { sourceId: LIB, filter });
+        expect(errorCode(refused)).toBe('BAD_USER_INPUT');
+      }
     });
 
     it('tag: whole tag, case-insensitive', async () => {

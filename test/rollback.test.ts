@@ -43,7 +43,7 @@ async function checksums(store: Store): Promise<unknown> {
 }
 
 const load = (store: Store, tag: string, items: number) =>
-  importCsv(store, 'lib', { consolidated: () => Readable.from([libraryCsv(tag, items)]), authors: null, bookmarks: null });
+  importCsv(store, 'lib', { consolidated: () => Readable.from([libraryCsv(tag, items)]), authors: null, bookmarks: null }, { create: true });
 
 /**
  * The seed's fast rollback: SX_DB_BACKEND_MODE=SQLITE and a restart. The SQLite file serves what it holds, and

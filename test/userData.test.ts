@@ -104,7 +104,7 @@ describe.each(STORE_KINDS)('user data: export, import, reset (%s)', (kind) => {
     gateway = await startTestGateway(kind, { SX_ADMIN_TOKEN: TOKEN });
     dir = await mkdtemp(path.join(tmpdir(), 'sx-user-data-'));
     for (const [sourceId, items] of [['ud_a', 6], ['ud_b', 6], ['ud_small', 3], ['ud_c', 6], ['ud_other', 6]] as const) {
-      await importCsv(gateway.store, sourceId, { consolidated: () => Readable.from([libraryCsv(sourceId, items)]) });
+      await importCsv(gateway.store, sourceId, { consolidated: () => Readable.from([libraryCsv(sourceId, items)]) }, { create: true });
     }
     // ud_a: meta of several shapes (the author links reach every item of author a1: v1 and v4), notes, a render.
     await setMeta('ud_a', 'v1', { status: 'reviewing', rating: 4, tags: ['nike', 'drop'], notes: 'line one\nline two', authorLinks: ['https://a.example/ü', 'https://b.example/x'] });

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createBackup, type BackupReport } from '../tasks/backup.js';
+import { keepWarnings, PLAN_MINIMUM_KEEP } from '../tasks/backupStatus.js';
 import { openPostgresTarget } from '../tasks/postgresTarget.js';
 import { createProgress } from './progress.js';
 import { positiveInteger, printResult, usageError } from './shared.js';
 
-const DEFAULT_KEEP = 7;
+const DEFAULT_KEEP = PLAN_MINIMUM_KEEP;
 
 function backupLines(report: BackupReport): string[] {
   const lines = [
@@ -55,7 +56,12 @@ export function registerBackupCommands(program: Command): void {
     .option('--all', 'the whole database: every schema and the global tables')
     .option('--source <id>', "one source: its schema; its rows of public.sources and the registry go in the manifest")
     .requiredOption('--out <dir>', 'folder for the .dump and its .manifest.json (created when missing)')
-    .option('--keep <n>', `keep the n newest backups of this kind (and source) in the folder`, positiveInteger('--keep'), DEFAULT_KEEP)
+    .option(
+      '--keep <n>',
+      `keep the n newest backups of this kind (and source) in the folder; below ${PLAN_MINIMUM_KEEP} (the plan's minimum) runs with a warning`,
+      positiveInteger('--keep'),
+      DEFAULT_KEEP,
+    )
     .option('--json', 'print the report as one JSON object')
     .addHelpText(
       'after',
@@ -65,6 +71,9 @@ export function registerBackupCommands(program: Command): void {
     )
     .action(async (options: { all?: boolean; source?: string; out: string; keep: number; json?: boolean }) => {
       if (Boolean(options.all) === (options.source !== undefined)) throw usageError('backup: give exactly one of --all and --source <id>');
+      // Said before the dump starts, so an operator (or cron's mail) sees it even when the backup then fails;
+      // --json also carries it in the report's `warnings`.
+      for (const warning of keepWarnings(options.keep)) process.stderr.write(`warning: ${warning}\n`);
       const report = await runBackup(options.out, options.source, options.keep, options.json);
       printResult(options.json, report, () => backupLines(report));
     });

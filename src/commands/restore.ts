@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { listBackups, dumpPathOf } from '../tasks/backupManifest.js';
 import { openPostgresTarget, type PostgresTarget } from '../tasks/postgresTarget.js';
-import { restoreBackup, type RestoreReport } from '../tasks/restore.js';
+import { bootstrapMissingMappings, restoreBackup, type MissingMapping, type RestoreReport } from '../tasks/restore.js';
 import { createProgress } from './progress.js';
 import { EXIT_FAILED, inProcessGateway, printResult, usageError } from './shared.js';
 import { maskDsn } from '../stores/postgres/pools.js';
@@ -10,6 +10,7 @@ import { maskDsn } from '../stores/postgres/pools.js';
 function restoreLines(report: RestoreReport): string[] {
   const lines = [
     `restored ${report.backup.file} (${report.backup.kind} backup of ${report.backup.createdAt}, PostgreSQL ${report.backup.serverVersion}) into ${report.target}`,
+    ...report.notes.map((note) => `note: ${note}`),
   ];
   for (const source of report.sources) {
     const migrated = source.migratedTo === null ? '' : `, migrated ${source.migratedFrom} → ${source.migratedTo}`;
@@ -18,7 +19,13 @@ function restoreLines(report: RestoreReport): string[] {
   lines.push('verification:');
   for (const v of report.verification) {
     lines.push(`  ${v.sourceId}: registry ${v.registryOk ? `ok (${v.schemaName})` : 'FAILED'}`);
+    const restoredChecksums = report.sources.find((s) => s.id === v.sourceId)?.checksums ?? null;
     for (const t of v.tables) {
+      if (restoredChecksums) {
+        const checksum = restoredChecksums.find((c) => c.table === t.table)?.checksum ?? '';
+        lines.push(`    ${t.table.padEnd(22)} ${String(t.rows).padStart(9)} rows  checksum ${checksum.slice(0, 16)} (restored; no manifest to compare with)`);
+        continue;
+      }
       const ok = t.rows === t.expectedRows && t.checksumOk;
       lines.push(`    ${t.table.padEnd(22)} ${String(t.rows).padStart(9)} rows  ${ok ? 'checksum ok' : `FAILED (expected ${t.expectedRows} rows, checksum ${t.checksumOk ? 'equal' : 'differs'})`}`);
     }
@@ -74,7 +81,7 @@ export function registerRestoreCommands(program: Command): void {
   program
     .command('restore')
     .description('Restore a backup: global rows first, then the schema(s), then a verification pass')
-    .argument('<file>', 'the backup\'s .dump (its .manifest.json must sit beside it) or the manifest')
+    .argument('<file>', 'the backup\'s .dump (with its .manifest.json beside it; a per-source dump also alone) or the manifest')
     .option('--source <id>', 'restore only this source of the backup')
     .option('--dsn <url>', 'restore into this database instead of the configured one')
     .option('--force', 'replace a schema that holds rows (its rows are lost)')
@@ -84,7 +91,8 @@ export function registerRestoreCommands(program: Command): void {
       '\nEach source is restored in one transaction (psql --single-transaction fed by pg_restore): its rows of\n' +
         'public.sources and the registry, then its schema. Verification compares every table\'s rows and checksum\n' +
         'with the manifest and asks the gateway for health, stats and items of the source. Exit code 1 when a\n' +
-        'check fails.',
+        'check fails. A per-source dump without its manifest restores from the global rows it carries; its\n' +
+        'SHA-256 and recorded checksums cannot be checked then, and the output says so.',
     )
     .action(async (file: string, options: { source?: string; dsn?: string; force?: boolean; json?: boolean }) => {
       await runRestore(file, options, false);
@@ -103,7 +111,7 @@ export function registerRestoreCommands(program: Command): void {
 
   program
     .command('rollback')
-    .description('Controlled rollback: restore the newest whole-database backup into a database, then bootstrap missing mappings')
+    .description('Controlled rollback: restore the newest whole-database backup into a database, then bootstrap missing mappings (no registry row, or its schema gone)')
     .requiredOption('--from <dir>', 'folder of `backup --all` backups')
     .requiredOption('--dsn <url>', 'the database to restore into (the app is then pointed at it)')
     .option('--force', 'replace schemas that hold rows')
@@ -117,17 +125,17 @@ export function registerRestoreCommands(program: Command): void {
       const newest = (await listBackups(options.from, 'all'))[0];
       if (!newest) throw usageError(`rollback: no whole-database backup (sx-all-*.manifest.json) in ${options.from}`);
       await runRestore(dumpPathOf(options.from, newest.base), options, false, async (report, target) => {
-        // The seed's last step: sources of the target without a usable mapping get one, and only those.
-        const bootstrapped: string[] = [];
-        for (const source of await target.store.listSources()) {
-          if (source.schemaName) continue;
-          await target.store.bootstrapSource({ sourceId: source.id });
-          bootstrapped.push(source.id);
-        }
-        const result = { ...report, bootstrapped, repoint: `SX_POSTGRES_DSN=${maskDsn(target.dsn)}` };
+        // The seed's last step: sources of the target without a usable mapping (no registry row, or one whose
+        // schema is gone) get one, and only those.
+        const missing = await bootstrapMissingMappings(target);
+        const bootstrapped = missing.map((m) => m.sourceId);
+        const result = { ...report, bootstrapped, missingMappings: missing, repoint: `SX_POSTGRES_DSN=${maskDsn(target.dsn)}` };
+        const why = (m: MissingMapping) => (m.reason === 'schema gone' ? `schema ${m.schemaName} was gone` : 'no mapping');
         printResult(options.json, result, () => [
           ...restoreLines(report),
-          bootstrapped.length ? `bootstrapped missing mappings: ${bootstrapped.join(', ')}` : 'no mapping was missing',
+          missing.length
+            ? `bootstrapped missing mappings: ${missing.map((m) => `${m.sourceId} (${why(m)})`).join(', ')}`
+            : 'no mapping was missing',
           `next: set ${result.repoint} (with its password) and restart the gateway`,
         ]);
       });

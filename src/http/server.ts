@@ -15,7 +15,7 @@ import { contextOfRequest, createContext, type GatewayContext } from '../graphql
 import { gatewayMetrics } from '../observability/metrics.js';
 import { requestLog } from '../observability/requestLog.js';
 import { requestLimitPlugins } from './requestLimits.js';
-import { migrationHealthOf } from '../schema/health.js';
+import { backupGaugesOf, backupHealthOf, migrationHealthOf } from '../schema/health.js';
 import { schema } from '../schema/index.js';
 import { refuseNulCharacters } from './nulCharacterGuard.js';
 import { version } from '../packageVersion.js';
@@ -87,15 +87,16 @@ function sourceHeaders(store: Store): Plugin {
   };
 }
 
-function healthEndpoint(store: Store): Plugin {
+function healthEndpoint(store: Store, config: GatewayConfig): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname !== '/health') return;
-      const [database, migrations] = await Promise.all([store.health(), migrationHealthOf(store)]);
+      const [database, migrations, backup] = await Promise.all([store.health(), migrationHealthOf(store), backupHealthOf(config)]);
       endResponse(
         fetchAPI.Response.json(
-          // Schemas behind leave status ok and the answer 200: they still serve (see Health.migrations).
-          { status: database.reachable ? 'ok' : 'degraded', version, backend: store.backendContext(null), database, migrations },
+          // Schemas behind and a stale backup leave status ok and the answer 200: the gateway still serves
+          // (see Health.migrations and Health.backup).
+          { status: database.reachable ? 'ok' : 'degraded', version, backend: store.backendContext(null), database, migrations, backup },
           { status: database.reachable ? 200 : 503 },
         ),
       );
@@ -128,11 +129,13 @@ export function createGatewayYoga(store: Store, config: GatewayConfig, logger?: 
     plugins: [
       // First, so a request refused by a later plugin is still logged and counted.
       ...(logger ? [requestLog(logger, store)] : []),
-      ...(config.metrics ? gatewayMetrics(store).plugins : []),
+      ...(config.metrics
+        ? gatewayMetrics(store, { backups: config.mode === 'POSTGRES_PRIMARY' ? () => backupGaugesOf(config) : undefined }).plugins
+        : []),
       formPostGuard(),
       ...requestLimitPlugins(config.limits),
       refuseNulCharacters(),
-      healthEndpoint(store),
+      healthEndpoint(store, config),
       mediaRoutes(store, config, logger),
       releaseBindings(),
       codeVariableErrors(),

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { GatewayError } from '../errors.js';
 import type { Store } from '../interfaces.js';
 import {
   authorTuple,
@@ -65,19 +66,33 @@ async function* stagedBatches(
   onProgress?.({ file: label, rows: counted.rows, bytes });
 }
 
+export interface ImportOptions {
+  /**
+   * Create the source when it does not exist. Off by default: a mistyped source id must not become a new tenant
+   * holding the data, so an unknown source is refused (SOURCE_NOT_MAPPED) unless the caller asks for it.
+   */
+  create?: boolean;
+  onProgress?: (progress: ImportProgress) => void;
+}
+
 /**
- * Streams the files into staging tables and merges them in one transaction: all or nothing. The source is
- * bootstrapped first when it does not exist yet (an import is one of the two ways a source comes into being).
+ * Streams the files into staging tables and merges them in one transaction: all or nothing. The source must
+ * exist, or `create` must be set (then it is bootstrapped first); the check comes before a byte of the files is
+ * read or anything is written.
  */
-export async function importCsv(
-  store: Store,
-  sourceId: string,
-  files: ImportFiles,
-  onProgress?: (progress: ImportProgress) => void,
-): Promise<ImportSummary> {
+export async function importCsv(store: Store, sourceId: string, files: ImportFiles, options: ImportOptions = {}): Promise<ImportSummary> {
   const started = performance.now();
+  const { onProgress } = options;
   await store.resolveSource(sourceId).catch(async (error: { code?: string }) => {
     if (error.code !== 'SOURCE_NOT_MAPPED') throw error;
+    if (!options.create) {
+      throw new GatewayError(
+        'SOURCE_NOT_MAPPED',
+        `Unknown source_id=${sourceId}: nothing was imported. An import creates a source only when asked ` +
+          '(--create on the command line, create: true in importCsv)',
+        { sourceId },
+      );
+    }
     await store.bootstrapSource({ sourceId });
   });
   return store.withImport(sourceId, async (db, runAtomically) => {

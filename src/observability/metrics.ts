@@ -48,6 +48,20 @@ function operationNameLabel(): (name: string | undefined) => string {
   };
 }
 
+/** The newest verified backup of one kind (`all`, `source`), as the sx_backup_last_* gauges show it. */
+export interface BackupGaugeValues {
+  kind: string;
+  timestampSeconds: number;
+  bytes: number;
+  /** Null for a backup whose manifest recorded no duration: the series is left out. */
+  durationSeconds: number | null;
+}
+
+export interface GatewayMetricsOptions {
+  /** POSTGRES_PRIMARY: reads the backup folder (cached by the reader) at each scrape. */
+  backups?: () => Promise<BackupGaugeValues[]>;
+}
+
 export interface GatewayMetrics {
   /** This gateway's metrics; the process's default metrics are served beside them. */
   registry: Registry;
@@ -59,7 +73,7 @@ export interface GatewayMetrics {
  * not count into each other. `/metrics` serves them with no authentication, as scrapers expect; SX_METRICS=0
  * leaves this out altogether.
  */
-export function gatewayMetrics(store: Store): GatewayMetrics {
+export function gatewayMetrics(store: Store, options: GatewayMetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   const shared = processMetrics();
   const operationName = operationNameLabel();
@@ -114,6 +128,35 @@ export function gatewayMetrics(store: Store): GatewayMetrics {
     poolGauge('sx_pg_pool_connections', 'PostgreSQL connections open in the pool, idle or checked out', (s) => s.total);
     poolGauge('sx_pg_pool_idle_connections', 'PostgreSQL connections open and idle in the pool', (s) => s.idle);
     poolGauge('sx_pg_pool_waiting_requests', 'Callers waiting for a PostgreSQL client from the pool', (s) => s.waiting);
+  }
+
+  if (options.backups) {
+    const readBackups = options.backups;
+    const backupGauge = (name: string, help: string, value: (backup: BackupGaugeValues) => number | null, whenNone?: number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind'],
+        registers: [registry],
+        async collect() {
+          const backups = await readBackups().catch(() => [] as BackupGaugeValues[]);
+          this.reset();
+          for (const backup of backups) {
+            const v = value(backup);
+            if (v !== null) this.set({ kind: backup.kind }, v);
+          }
+          // A full backup that never ran must still be a series, or `time() - …` in an alert has nothing to fire on.
+          if (whenNone !== undefined && !backups.some((b) => b.kind === 'all')) this.set({ kind: 'all' }, whenNone);
+        },
+      });
+    backupGauge(
+      'sx_backup_last_success_timestamp_seconds',
+      'Snapshot time of the newest verified backup in SX_BACKUP_DIR by kind (all: backup --all; source: per source); 0 when there is no full one',
+      (b) => b.timestampSeconds,
+      0,
+    );
+    backupGauge('sx_backup_last_size_bytes', 'Size of the dump of the newest verified backup by kind', (b) => b.bytes);
+    backupGauge('sx_backup_last_duration_seconds', 'How long the newest verified backup by kind took (snapshot to manifest)', (b) => b.durationSeconds);
   }
 
   const prometheus = usePrometheus({

@@ -73,8 +73,10 @@ export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
     }
     where.push(sql`(${join(either, ' OR ')})`);
   }
-  if (filter.ratingMin !== null && filter.ratingMin !== undefined) where.push(sql`m.rating >= ${filter.ratingMin}`);
-  if (filter.ratingMax !== null && filter.ratingMax !== undefined) where.push(sql`m.rating <= ${filter.ratingMax}`);
+  // The bounds are numbers (4.5); the column is an integer, and PostgreSQL would type the parameter after it.
+  // DOUBLE PRECISION is a type both spell the same way (REAL affinity in SQLite).
+  if (filter.ratingMin !== null && filter.ratingMin !== undefined) where.push(sql`m.rating >= CAST(${filter.ratingMin} AS DOUBLE PRECISION)`);
+  if (filter.ratingMax !== null && filter.ratingMax !== undefined) where.push(sql`m.rating <= CAST(${filter.ratingMax} AS DOUBLE PRECISION)`);
   const tags = wantedTags(filter);
   if (tags.length) {
     // Tags are stored as the user typed them (`nike, drop`): one space either side of a comma is not part of a

@@ -90,9 +90,11 @@ export async function replaceSourceRows(from: TenantDb, to: TenantDb, options: C
     const rows = await insertRows(to, source, columns, sourceRowBatches(from, source));
     if (source.table === 'job_queue' && !renumber && to.dialect === 'postgres') {
       // Copied ids leave the schema's sequence behind them; the next generated id must come after the last.
-      await to.one(sql`SELECT setval(pg_get_serial_sequence('job_queue', 'id'),
-                                     GREATEST((SELECT max(id) FROM job_queue), 1),
-                                     (SELECT max(id) FROM job_queue) IS NOT NULL)`);
+      // Two statements: on Citus, one that also reads the distributed table would run on the worker holding it,
+      // where the table name inside pg_get_serial_sequence's text argument is resolved without the transaction's
+      // search_path; the sequence that numbers inserts is the coordinator's.
+      const last = (await to.one<{ id: number | null }>(sql`SELECT max(id) AS id FROM job_queue`))?.id ?? null;
+      await to.one(sql`SELECT setval(pg_get_serial_sequence('job_queue', 'id'), ${Math.max(last ?? 1, 1)}, ${last !== null})`);
     }
     const result = { table: source.table, rows };
     options.onTable?.(result);

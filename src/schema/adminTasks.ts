@@ -50,6 +50,9 @@ const BackupRef = builder.objectRef<BackupReport>('Backup').implement({
     durationMs: t.exposeFloat('durationMs'),
     sources: t.field({ type: [BackupSourceRef], resolve: (r) => r.sources }),
     pruned: t.exposeStringList('pruned', { description: 'Older backups removed to keep the newest `keep`' }),
+    warnings: t.exposeStringList('warnings', {
+      description: "Said, not refused: a `keep` below the plan's minimum of 7 rolling backups. The backup was written.",
+    }),
   }),
 });
 

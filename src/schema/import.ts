@@ -49,12 +49,17 @@ builder.mutationField('importCsv', (t) =>
     type: ImportResultRef,
     authScopes: { admin: true },
     description:
-      'Imports a CSV export (multipart upload) into a source, creating the source when missing. All or nothing.',
+      'Imports a CSV export (multipart upload) into a source. All or nothing. An unknown source is refused ' +
+      '(SOURCE_NOT_MAPPED) before the files are read, unless `create: true` asks for it to be created.',
     args: {
       sourceId: t.arg.id({ required: true }),
       consolidated: t.arg({ type: 'File', required: true }),
       authors: t.arg({ type: 'File' }),
       bookmarks: t.arg({ type: 'File' }),
+      create: t.arg.boolean({
+        defaultValue: false,
+        description: 'Create the source when it does not exist (default false: an unknown source is refused, so a typo never makes a new tenant)',
+      }),
     },
     resolve: (_root, args, context) => {
       const sourceId = context.sources.checkSourceId(String(args.sourceId));
@@ -66,7 +71,7 @@ builder.mutationField('importCsv', (t) =>
           authors: args.authors ? fileStream(args.authors) : null,
           bookmarks: args.bookmarks ? fileStream(args.bookmarks) : null,
         },
-        progressLog(context, sourceId),
+        { create: args.create === true, onProgress: progressLog(context, sourceId) },
       ).then((summary) => {
         observeImport(context, summary);
         return summary;

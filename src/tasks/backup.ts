@@ -18,6 +18,9 @@ import {
   writeManifest,
   type BackupManifest,
 } from './backupManifest.js';
+import { keepWarnings, type TimedBackupManifest } from './backupStatus.js';
+import { citusInfo, fenceWriters } from '../stores/postgres/citus.js';
+import { dumpGlobalsCurrent, writeDumpGlobals } from './dumpGlobals.js';
 import { requirePgTools, runPgTool, toolConnection } from './pgTools.js';
 import type { PostgresTarget } from './postgresTarget.js';
 
@@ -25,7 +28,10 @@ export interface BackupOptions {
   config: GatewayConfig;
   target: PostgresTarget;
   outDir: string;
-  /** One source (its schema, and its rows of the globals in the manifest); without it, the whole database. */
+  /**
+   * One source: its schema, and its rows of the globals both in the manifest and in the dump (dumpGlobals.ts);
+   * without it, the whole database.
+   */
   sourceId?: string;
   /** Keep this many backups of the same kind (and source) in outDir, newest first; undefined keeps every one. */
   keep?: number;
@@ -43,6 +49,8 @@ export interface BackupReport {
   durationMs: number;
   sources: { id: string; schemaName: string; migrationVersion: number | null; tables: TableChecksum[] }[];
   pruned: string[];
+  /** Said but not refused: `keep` below the plan's minimum of rolling backups. */
+  warnings: string[];
 }
 
 /**
@@ -51,6 +59,9 @@ export interface BackupReport {
  * registry and every table's checksum in it, so the manifest describes exactly what the dump holds even while
  * imports run.
  */
+/** How long a backup on Citus waits for the writers of its schemas (an import) before it gives up. */
+const FENCE_LOCK_TIMEOUT_MS = 30_000;
+
 export async function createBackup(options: BackupOptions): Promise<BackupReport> {
   const started = performance.now();
   const { target } = options;
@@ -66,8 +77,20 @@ export async function createBackup(options: BackupOptions): Promise<BackupReport
   const client = new pg.Client({ connectionString: target.dsn });
   await client.connect();
   let snapshot: DatabaseSnapshot | null = null;
+  let fence: pg.Client | null = null;
+  let releaseFence: (() => Promise<void>) | null = null;
   try {
-    snapshot = await DatabaseSnapshot.open(client);
+    const onCitus = (await citusInfo(client)) !== null;
+    snapshot = await openBackupSnapshot(client, target, options.config.postgres.registryTable, sourceId);
+    if (onCitus) {
+      // A Citus coordinator exports a snapshot of itself only: each worker's rows are read as of that worker's own
+      // moment. Writers of the dumped schemas wait until the dump and the checksums are done, so all moments agree.
+      const fenced = (await target.store.registry.list()).filter((s) => s.schemaName && (sourceId === undefined || s.id === sourceId));
+      fence = new pg.Client({ connectionString: target.dsn });
+      await fence.connect();
+      releaseFence = await fenceWriters(fence, fenced.map((s) => s.schemaName!), FENCE_LOCK_TIMEOUT_MS);
+      options.onProgress?.(`Citus: writers of ${fenced.length} schema(s) wait until the backup is taken`);
+    }
     const all = await target.store.registry.list(snapshot);
     const sources = sourceId === undefined ? all.filter((s) => s.schemaName) : all.filter((s) => s.id === sourceId && s.schemaName);
     if (sourceId !== undefined && sources.length === 0) {
@@ -114,15 +137,54 @@ export async function createBackup(options: BackupOptions): Promise<BackupReport
       sources: sources.map((source) => manifestSource(source, summed.find((s) => s.id === source.id)!.tables)),
     };
     const manifestFile = manifestPathOf(options.outDir, base);
-    await writeManifest(manifestFile, manifest);
+    // The duration lets health and /metrics show how long the nightly backup takes without keeping its output.
+    const timed: TimedBackupManifest = { ...manifest, durationMs: Math.round(performance.now() - started) };
+    await writeManifest(manifestFile, timed);
     const pruned = options.keep === undefined ? [] : await pruneBackups(options.outDir, options.keep, kind, sourceId);
-    return { kind, dumpFile, manifestFile, bytes, sha256, durationMs: performance.now() - started, sources: summed, pruned };
+    return {
+      kind,
+      dumpFile,
+      manifestFile,
+      bytes,
+      sha256,
+      durationMs: performance.now() - started,
+      sources: summed,
+      pruned,
+      warnings: keepWarnings(options.keep),
+    };
   } catch (error) {
     await rm(partialDump, { force: true });
     throw error;
   } finally {
     await snapshot?.close().catch(() => undefined);
+    await releaseFence?.().catch(() => undefined);
+    await fence?.end().catch(() => undefined);
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The snapshot a backup reads. A per-source backup first writes the source's global rows into its schema, so
+ * that its dump restores without the manifest (see dumpGlobals.ts), and checks inside the snapshot that they are
+ * still the current ones; a metadata change in between starts it over.
+ */
+async function openBackupSnapshot(client: pg.Client, target: PostgresTarget, registryTable: string, sourceId: string | undefined): Promise<DatabaseSnapshot> {
+  if (sourceId === undefined) return DatabaseSnapshot.open(client);
+  const ATTEMPTS = 3;
+  for (let attempt = 1; ; attempt++) {
+    target.store.registry.invalidate(sourceId);
+    const source = await target.store.registry.resolve(sourceId).catch(() => null);
+    // Unmapped: the snapshot's own registry read refuses it with SOURCE_NOT_MAPPED.
+    if (!source?.schemaName) return DatabaseSnapshot.open(client);
+    await writeDumpGlobals(target.store.writePool, registryTable, source.id, source.schemaName);
+    const snapshot = await DatabaseSnapshot.open(client);
+    if (await dumpGlobalsCurrent(snapshot, registryTable, source.id, source.schemaName)) return snapshot;
+    await snapshot.close();
+    if (attempt === ATTEMPTS) {
+      throw new GatewayError('VERIFICATION_FAILED', `The global rows of source_id=${sourceId} changed during ${ATTEMPTS} attempts to back it up; try again`, {
+        sourceId,
+      });
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
@@ -55,6 +55,14 @@ const manifestSchema = z.object({
 export type BackupManifest = z.infer<typeof manifestSchema>;
 export type ManifestSource = z.infer<typeof sourceSchema>;
 
+/** A source's entry held to the manifest's rules, wherever it was read from (a dump alone carries its globals). */
+export function parseManifestSource(value: unknown, from: string): ManifestSource {
+  const result = sourceSchema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new GatewayError('BACKUP_INVALID', `The source's global rows in ${from} are not valid: ${problems.join('; ')}`, { file: from });
+}
+
 /** `sx-all-20261125T104500123Z` / `sx-source-assets_1-20261125T104500123Z`: sortable, and says what it holds. */
 export function backupBaseName(kind: 'all' | 'source', createdAt: Date, sourceId?: string): string {
   const stamp = createdAt.toISOString().replace(/[-:.]/g, '');
@@ -88,17 +96,29 @@ export interface LoadedBackup {
   dumpFile: string;
 }
 
+/** Where the manifest of a backup named by its dump (or by the manifest itself) lies. */
+function manifestPathBeside(file: string): string {
+  if (file.endsWith(MANIFEST_SUFFIX)) return file;
+  return file.endsWith(DUMP_SUFFIX) ? `${file.slice(0, -DUMP_SUFFIX.length)}${MANIFEST_SUFFIX}` : `${file}${MANIFEST_SUFFIX}`;
+}
+
+/**
+ * A dump named without a manifest beside it: restored from the global rows it carries itself (a per-source dump),
+ * with what cannot be checked then said. A manifest named on its own, or a file that is not there, is not one.
+ */
+export async function isDumpWithoutManifest(file: string): Promise<boolean> {
+  if (file.endsWith(MANIFEST_SUFFIX)) return false;
+  const isFile = (name: string) => stat(name).then((s) => s.isFile(), () => false);
+  return (await isFile(file)) && !(await isFile(manifestPathBeside(file)));
+}
+
 /**
  * A backup named by its dump or its manifest. The manifest must parse and the dump must be the very file it
  * describes (its SHA-256): a truncated copy or a dump paired with another backup's manifest is refused
  * before anything is restored.
  */
 export async function loadBackup(file: string): Promise<LoadedBackup> {
-  const manifestFile = file.endsWith(MANIFEST_SUFFIX)
-    ? file
-    : file.endsWith(DUMP_SUFFIX)
-      ? `${file.slice(0, -DUMP_SUFFIX.length)}${MANIFEST_SUFFIX}`
-      : `${file}${MANIFEST_SUFFIX}`;
+  const manifestFile = manifestPathBeside(file);
   let text: string;
   try {
     text = await readFile(manifestFile, 'utf8');

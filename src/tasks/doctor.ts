@@ -6,7 +6,9 @@ import { reachableDsn } from '../stores/postgres/embeddedCluster.js';
 import { maskDsn } from '../stores/postgres/pools.js';
 import { latestTenantVersion } from '../stores/postgres/migrationFiles.js';
 import { PostgresStore } from '../stores/postgres/postgresStore.js';
+import { asyncCommitNodes, citusInfo, schemaPlacements } from '../stores/postgres/citus.js';
 import { prefixedSchemas } from '../stores/postgres/schemaInventory.js';
+import { backupFreshness } from './backupStatus.js';
 import { findPgTool, type PgToolName } from './pgTools.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -36,6 +38,7 @@ export async function runDoctor(config: GatewayConfig, env: NodeJS.ProcessEnv = 
   let serverMajor: number | null = null;
   if (config.postgres.dsn) serverMajor = await postgresChecks(config, checks);
   checks.push(...(await toolChecks(serverMajor, env)));
+  if (config.mode === 'POSTGRES_PRIMARY') checks.push(await backupCheck(config));
   return { mode: config.mode, checks, ok: checks.every((c) => c.status !== 'fail') };
 }
 
@@ -133,6 +136,8 @@ async function postgresChecks(config: GatewayConfig, checks: DoctorCheck[]): Pro
             ? 'left by a delete or a restore elsewhere; inspect, back up and drop them by hand'
             : undefined,
     });
+    const citus = await citusInfo(client);
+    if (citus) checks.push(await citusCheck(client, citus, [...mapped]));
     const statuses = await store.migrationStatus();
     const behind = statuses.filter((s) => s.behind);
     const drifted = statuses.filter((s) => s.drifted.length > 0);
@@ -154,6 +159,61 @@ async function postgresChecks(config: GatewayConfig, checks: DoctorCheck[]): Pro
     await store.close().catch(() => undefined);
     await stopEmbedded().catch(() => undefined);
   }
+}
+
+/** A stale or missing nightly backup is a warning: the gateway serves, but the plan's safety net is gone. */
+async function backupCheck(config: GatewayConfig): Promise<DoctorCheck> {
+  const freshness = await backupFreshness(config);
+  const newest = freshness.newest;
+  if (freshness.status === 'ok' && newest) {
+    return {
+      check: 'backup',
+      status: 'ok',
+      detail:
+        `newest verified full backup ${newest.name}: ${freshness.ageHours!.toFixed(1)} h old (at most ${freshness.maxAgeHours} h), ` +
+        `${(newest.bytes / 1e6).toFixed(2)} MB${newest.durationMs === null ? '' : `, took ${(newest.durationMs / 1000).toFixed(1)} s`}`,
+    };
+  }
+  return {
+    check: 'backup',
+    status: 'warn',
+    detail: freshness.message ?? 'no verified full backup',
+    hint:
+      'check the backup timer (systemctl list-timers sx-gateway-backup.timer; journalctl -u sx-gateway-backup.service) and that ' +
+      'it writes into SX_BACKUP_DIR; sx-gateway backup-schedule install sets one up',
+  };
+}
+
+/**
+ * On a Citus coordinator: the workers, and where each source's schema lives. A schema that is not distributed
+ * (created before schema-based sharding was on) stays on the coordinator: it serves, but does not scale out.
+ */
+async function citusCheck(client: pg.Client, citus: NonNullable<Awaited<ReturnType<typeof citusInfo>>>, schemas: string[]): Promise<DoctorCheck> {
+  const placements = await schemaPlacements(client, schemas);
+  const local = placements.filter((p) => p.colocationId === null).map((p) => p.schemaName);
+  const perNode = new Map<string, number>();
+  for (const placement of placements) {
+    for (const node of placement.nodes) perNode.set(`${node.name}:${node.port}`, (perNode.get(`${node.name}:${node.port}`) ?? 0) + 1);
+  }
+  const spread = [...perNode].map(([node, count]) => `${node} ${count}`).join(', ');
+  const asyncCommit = await asyncCommitNodes(client);
+  const warn = local.length > 0 || !citus.schemaSharding || citus.workers === 0 || asyncCommit.length > 0;
+  return {
+    check: 'citus',
+    status: warn ? 'warn' : 'ok',
+    detail:
+      `Citus ${citus.version} coordinator, ${citus.workers} worker(s), schema-based sharding ${citus.schemaSharding ? 'on' : 'OFF'}; ` +
+      `${placements.length - local.length} of ${placements.length} schema(s) distributed${spread ? ` (${spread})` : ''}` +
+      (local.length ? `; on the coordinator only: ${local.join(', ')}` : '') +
+      (asyncCommit.length ? `; synchronous_commit off on ${asyncCommit.join(', ')}` : ''),
+    hint: asyncCommit.length
+      ? 'online source moves can lose writes acknowledged with synchronous_commit off: turn it on (or move with block_writes)'
+      : !citus.schemaSharding
+      ? 'set citus.enable_schema_based_sharding = on on the coordinator, or new sources stay on it'
+      : local.length
+        ? "SELECT citus_schema_distribute('<schema>') distributes such a schema"
+        : undefined,
+  };
 }
 
 async function toolChecks(serverMajor: number | null, env: NodeJS.ProcessEnv): Promise<DoctorCheck[]> {

@@ -9,12 +9,16 @@ import { latestTenantVersion } from '../stores/postgres/migrationFiles.js';
 import { ident, qualified } from '../sources/identifiers.js';
 import { schemaRowCounts } from '../stores/postgres/schemaInventory.js';
 import { assertSourceId } from '../sources/sourceId.js';
-import { loadBackup, type BackupManifest, type ManifestSource } from './backupManifest.js';
+import { isDumpWithoutManifest, loadBackup, parseManifestSource, type BackupManifest, type LoadedBackup, type ManifestSource } from './backupManifest.js';
+import { DUMP_GLOBALS_TABLE, listDump, readDumpGlobals } from './dumpGlobals.js';
+import { tableChecksums, type TableChecksum } from '../queries/tableChecksums.js';
 import { parseToolVersion, pipePgTools, requirePgTools, toolConnection } from './pgTools.js';
 import type { PostgresTarget } from './postgresTarget.js';
 import type { InProcessGateway } from '../interfaces.js';
 import { verifyRestoredSource, type SourceVerification } from './verifyRestore.js';
 import { maskDsn } from '../stores/postgres/pools.js';
+import { runSql } from '../stores/postgres/transaction.js';
+import sql from 'sql-template-tag';
 
 export interface RestoreOptions {
   config: GatewayConfig;
@@ -40,6 +44,8 @@ export interface RestoreOptions {
 export interface RestoredSource {
   id: string;
   schemaName: string;
+  /** A dump restored without its manifest: the restored tables' checksums, to compare with the source by hand. */
+  checksums: TableChecksum[] | null;
   /** The schema existed in the target and was replaced (empty, or with --force). */
   replaced: boolean;
   migratedFrom: number | null;
@@ -48,7 +54,10 @@ export interface RestoredSource {
 }
 
 export interface RestoreReport {
-  backup: { file: string; kind: BackupManifest['kind']; createdAt: string; serverVersion: string };
+  /** `manifest`: null when the dump was restored alone, from the global rows it carries. */
+  backup: { file: string; manifest: string | null; kind: BackupManifest['kind']; createdAt: string; serverVersion: string };
+  /** What could not be checked, and why. */
+  notes: string[];
   target: string;
   sources: RestoredSource[];
   verification: SourceVerification[];
@@ -64,15 +73,16 @@ export interface RestoreReport {
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreReport> {
   const started = performance.now();
   const { target } = options;
-  const backup = await loadBackup(options.file);
-  const { manifest } = backup;
-  const selected = selectSources(manifest, options.sourceId, options.file);
+  const backup = (await isDumpWithoutManifest(options.file))
+    ? await readDumpAlone(options.file, target.server.major)
+    : withManifest(await loadBackup(options.file));
+  const selected = selectSources(backup, options.sourceId, options.file);
   const tools = await requirePgTools(['pg_restore', 'psql'], target.server.major);
-  const dumpedBy = parseToolVersion(`(PostgreSQL) ${manifest.tool.version}`);
+  const dumpedBy = backup.dumpedBy === null ? null : parseToolVersion(`(PostgreSQL) ${backup.dumpedBy}`);
   if (dumpedBy && dumpedBy.major > tools.pg_restore.major) {
     throw new GatewayError(
       'TOOL_TOO_OLD',
-      `The backup was written by pg_dump ${manifest.tool.version}; ${tools.pg_restore.path} is ${tools.pg_restore.version} and cannot read it`,
+      `The backup was written by pg_dump ${backup.dumpedBy}; ${tools.pg_restore.path} is ${tools.pg_restore.version} and cannot read it`,
       { tool: 'pg_restore' },
     );
   }
@@ -95,7 +105,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
       const globalsFile = path.join(work, `globals-${plan.source.schemaName}.sql`);
       await writeFile(globalsFile, globalsScript(options.config.postgres.registryTable, plan.source.schemaName));
       const analyzeFile = path.join(work, `analyze-${plan.source.schemaName}.sql`);
-      await writeFile(analyzeFile, analyzeScript(plan.source));
+      await writeFile(analyzeFile, analyzeScript(plan.source.schemaName, backup.tablesOf(plan.source)));
       await pipePgTools(
         {
           tool: tools.pg_restore,
@@ -125,6 +135,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
       restored.push({
         id: plan.source.id,
         schemaName: plan.source.schemaName,
+        checksums: null,
         replaced: plan.replaces,
         migratedFrom: migratedTo === null ? null : plan.source.migrationVersion,
         migratedTo,
@@ -143,14 +154,24 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
   let verified = 0;
   options.onRows?.({ phase: 'verify', rows: verified, total });
   for (const source of selected) {
-    const result = await verifyRestoredSource(options.config, target.store, source, options.gateway);
+    let expected = source;
+    if (backup.manifestFile === null) {
+      // Nothing recorded what the dump held: the restored tables stand in, so the registry and the gateway's
+      // answers (stats and items against the restored rows) are still checked; the checksums are only reported.
+      const restoredTables = await target.store.withTenant(source.id, (db) => tableChecksums(db)).catch(() => []);
+      const entry = restored.find((r) => r.id === source.id);
+      if (entry) entry.checksums = restoredTables;
+      expected = { ...source, tables: restoredTables };
+    }
+    const result = await verifyRestoredSource(options.config, target.store, expected, options.gateway);
     options.onProgress?.(`verified ${source.id}: ${result.ok ? 'ok' : result.problems.join('; ')}`);
     verification.push(result);
     verified += rowsOf(source);
     options.onRows?.({ phase: 'verify', rows: verified, total });
   }
   return {
-    backup: { file: backup.dumpFile, kind: manifest.kind, createdAt: manifest.createdAt, serverVersion: manifest.server.version },
+    backup: { file: backup.dumpFile, manifest: backup.manifestFile, kind: backup.kind, createdAt: backup.createdAt, serverVersion: backup.serverVersion },
+    notes: backup.notes,
     target: maskDsn(target.dsn),
     sources: restored,
     verification,
@@ -161,14 +182,117 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRep
 
 const rowsOf = (source: ManifestSource) => source.tables.reduce((sum, table) => sum + table.rows, 0);
 
-function selectSources(manifest: BackupManifest, sourceIdOption: string | undefined, file: string): ManifestSource[] {
-  if (sourceIdOption === undefined) return manifest.sources;
+/** What a restore needs of a backup, whether its manifest describes it or the dump came alone. */
+interface BackupToRestore {
+  dumpFile: string;
+  /** Null: the dump alone, restored from the global rows it carries. */
+  manifestFile: string | null;
+  kind: BackupManifest['kind'];
+  createdAt: string;
+  serverVersion: string;
+  /** The pg_dump version that wrote it, when known. */
+  dumpedBy: string | null;
+  /** With the manifest: its rows and checksums per table. The dump alone: no tables (nothing recorded them). */
+  sources: ManifestSource[];
+  /** The tables of a source's schema in the dump, to ANALYZE after the load. */
+  tablesOf(source: ManifestSource): string[];
+  notes: string[];
+}
+
+function withManifest(loaded: LoadedBackup): BackupToRestore {
+  const { manifest } = loaded;
+  return {
+    dumpFile: loaded.dumpFile,
+    manifestFile: loaded.manifestFile,
+    kind: manifest.kind,
+    createdAt: manifest.createdAt,
+    serverVersion: manifest.server.version,
+    dumpedBy: manifest.tool.version,
+    sources: manifest.sources,
+    // The tables the backup checksummed, which its dump holds whatever layout version it was taken at.
+    tablesOf: (source) => source.tables.map((table) => table.table),
+    notes: [],
+  };
+}
+
+/**
+ * A per-source dump without its manifest: its table of contents names the one schema that carries the source's
+ * global rows (dumpGlobals.ts), and those rows are read out of it, held to the manifest's rules. A whole-database
+ * dump needs its manifest: its schemas may carry global rows of older per-source backups, not the ones it holds.
+ */
+async function readDumpAlone(file: string, serverMajor: number): Promise<BackupToRestore> {
+  const { pg_restore: pgRestore } = await requirePgTools(['pg_restore'], serverMajor);
+  const listing = await listDump(pgRestore, file);
+  if (listing.tables.has('public')) {
+    throw new GatewayError(
+      'BACKUP_INVALID',
+      `No manifest beside ${file}, which is a whole-database dump: restore it with its manifest (a per-source dump restores alone)`,
+      { file },
+    );
+  }
+  const schemas = [...listing.tables].filter(([, tables]) => tables.includes(DUMP_GLOBALS_TABLE)).map(([schema]) => schema);
+  if (schemas.length !== 1) {
+    throw new GatewayError(
+      'BACKUP_INVALID',
+      `No manifest beside ${file}, and the dump carries no source's global rows (${DUMP_GLOBALS_TABLE}: a dump taken before ` +
+        'per-source dumps carried them, or not an sx-gateway backup); restore it with its manifest',
+      { file },
+    );
+  }
+  const schemaName = schemas[0]!;
+  const globals = await readDumpGlobals(pgRestore, file, schemaName);
+  const row = globals.sourceRow;
+  const source = parseManifestSource(
+    {
+      id: row.id,
+      label: row.label ?? null,
+      kind: row.kind ?? null,
+      description: row.description ?? null,
+      enabled: row.enabled !== 0,
+      isDefault: row.is_default === 1,
+      schemaName: globals.registryRow.schema_name,
+      migrationVersion: globals.registryRow.migration_version ?? null,
+      media: {
+        vaultRoot: row.vault_root ?? null,
+        vaultRootWindows: row.vault_root_windows ?? null,
+        dataDir: row.data_dir ?? null,
+        pathStyle: row.path_style ?? null,
+        groupPrefix: row.group_prefix ?? null,
+      },
+      createdAt: row.created_at ?? null,
+      updatedAt: row.updated_at ?? null,
+      tables: [],
+    },
+    file,
+  );
+  if (source.schemaName !== schemaName) {
+    throw new GatewayError('BACKUP_INVALID', `${file}: the global rows name schema ${source.schemaName}, the dump holds ${schemaName}`, { file });
+  }
+  return {
+    dumpFile: file,
+    manifestFile: null,
+    kind: 'source',
+    createdAt: new Date(globals.writtenAt).toISOString(),
+    serverVersion: listing.serverVersion ?? 'unknown',
+    dumpedBy: listing.dumpedBy,
+    sources: [source],
+    tablesOf: () => listing.tables.get(schemaName) ?? [],
+    notes: [
+      `no manifest beside ${file}: the dump's SHA-256 and the checksums recorded at backup time cannot be checked`,
+      `the source's global rows came from the dump itself (${schemaName}.${DUMP_GLOBALS_TABLE}, written ${globals.writtenAt})`,
+      'verified: the mapping, and the gateway\'s answers against the restored rows; the checksums shown are the restored ones',
+    ],
+  };
+}
+
+function selectSources(backup: BackupToRestore, sourceIdOption: string | undefined, file: string): ManifestSource[] {
+  if (sourceIdOption === undefined) return backup.sources;
   const sourceId = assertSourceId(sourceIdOption);
-  const source = manifest.sources.find((s) => s.id === sourceId);
+  const source = backup.sources.find((s) => s.id === sourceId);
   if (!source) {
     throw new GatewayError(
       'SOURCE_NOT_MAPPED',
-      `The backup ${file} holds no source_id=${sourceId}; it holds ${manifest.sources.map((s) => s.id).join(', ') || 'no source'}`,
+      `The backup ${file} holds no source_id=${sourceId}; it holds ${backup.sources.map((s) => s.id).join(', ') || 'no source'}`,
       { sourceId },
     );
   }
@@ -257,9 +381,8 @@ CREATE SCHEMA ${schema};
  * pg_restore loads data without statistics (the dump holds none); until autovacuum gets to them, every query of
  * the restored source, the verification's included, would be planned for empty tables.
  */
-function analyzeScript(source: ManifestSource): string {
-  // The tables the backup checksummed, which its dump holds whatever layout version it was taken at.
-  return source.tables.map((table) => `ANALYZE ${qualified(source.schemaName, table.table).sql};\n`).join('');
+function analyzeScript(schemaName: string, tables: string[]): string {
+  return tables.map((table) => `ANALYZE ${qualified(schemaName, table).sql};\n`).join('');
 }
 
 function sourceRow(source: ManifestSource): Record<string, unknown> {
@@ -288,4 +411,39 @@ function registryRow(source: ManifestSource): Record<string, unknown> {
     created_at: source.createdAt ?? new Date().toISOString(),
     updated_at: new Date().toISOString(),
   };
+}
+
+export interface MissingMapping {
+  sourceId: string;
+  /** `no mapping`: a source without a registry row; `schema gone`: its registry row names a schema that is not there. */
+  reason: 'no mapping' | 'schema gone';
+  schemaName: string | null;
+}
+
+/**
+ * The seed's last step of a controlled rollback, "re-run schema bootstrap only for missing mappings". A mapping
+ * is missing when a source has no registry row, and also when its registry row names a schema that no longer
+ * exists (dropped by hand, or never restored): the gateway would answer SOURCE_NOT_MAPPED for it either way.
+ * Bootstrap re-creates the schema under the same name, at the latest layout, empty; sources that resolve to a
+ * schema that is there are left alone.
+ */
+export async function bootstrapMissingMappings(target: PostgresTarget): Promise<MissingMapping[]> {
+  const sources = await target.store.listSources();
+  const client = new pg.Client({ connectionString: target.dsn });
+  await client.connect();
+  let present: Set<string>;
+  try {
+    const named = sources.flatMap((source) => (source.schemaName ? [source.schemaName] : []));
+    const { rows } = await runSql(client, sql`SELECT nspname FROM pg_namespace WHERE nspname = ANY(${named})`);
+    present = new Set(rows.map((row) => row.nspname as string));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const missing: MissingMapping[] = [];
+  for (const source of sources) {
+    if (source.schemaName && present.has(source.schemaName)) continue;
+    missing.push({ sourceId: source.id, reason: source.schemaName ? 'schema gone' : 'no mapping', schemaName: source.schemaName });
+    await target.store.bootstrapSource({ sourceId: source.id });
+  }
+  return missing;
 }

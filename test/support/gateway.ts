@@ -150,18 +150,22 @@ export async function startTestGateway(
   };
 }
 
-/** Sends a GraphQL multipart request (the upload spec) with the given files as variables. */
+/**
+ * Sends a GraphQL multipart request (the upload spec) with the given files as variables. It asks for the source
+ * to be created (`create: true`) unless told otherwise: most tests import into a source they have not made yet.
+ */
 export async function uploadCsv(
   gateway: TestGateway,
   sourceId: string,
   files: { consolidated: BlobPart; authors?: BlobPart; bookmarks?: BlobPart },
   headers: Record<string, string> = {},
+  options: { create?: boolean } = {},
 ): Promise<GraphQLResponse> {
   const names = Object.keys(files) as (keyof typeof files)[];
-  const variables: Record<string, unknown> = { sourceId };
+  const variables: Record<string, unknown> = { sourceId, create: options.create ?? true };
   for (const name of names) variables[name] = null;
-  const query = `mutation Import($sourceId: ID!, $consolidated: File!, $authors: File, $bookmarks: File) {
-    importCsv(sourceId: $sourceId, consolidated: $consolidated, authors: $authors, bookmarks: $bookmarks) {
+  const query = `mutation Import($sourceId: ID!, $consolidated: File!, $authors: File, $bookmarks: File, $create: Boolean) {
+    importCsv(sourceId: $sourceId, consolidated: $consolidated, authors: $authors, bookmarks: $bookmarks, create: $create) {
       sourceId inserted updated skipped withoutId rows { consolidated authors bookmarks }
     }
   }`;

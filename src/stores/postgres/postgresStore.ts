@@ -88,8 +88,11 @@ export class PostgresStore implements Store, TenantSchemas {
   async health(): Promise<DatabaseHealth> {
     const started = performance.now();
     try {
-      const { rows } = await this.pool.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-      return { reachable: true, latencyMs: performance.now() - started, serverVersion: rows[0].v, error: null };
+      const { rows } = await this.pool.query<{ v: string; citus: string | null }>(
+        "SELECT current_setting('server_version') AS v, (SELECT extversion FROM pg_extension WHERE extname = 'citus') AS citus",
+      );
+      const citus = rows[0].citus ? { citus: rows[0].citus } : {};
+      return { reachable: true, latencyMs: performance.now() - started, serverVersion: rows[0].v, error: null, ...citus };
     } catch (error) {
       return { reachable: false, latencyMs: null, serverVersion: null, error: (asUnavailable(error) as Error).message };
     }

@@ -91,7 +91,7 @@ export async function migrateSchemaIn(
   for (const migration of pending) {
     if (!options.dryRun) {
       try {
-        await client.query(migration.text);
+        for (const statement of migration.statements) await client.query(statement);
       } catch (error) {
         const reason = (error as Error).message;
         throw new GatewayError(
