@@ -20,7 +20,7 @@ import {
 } from './backupManifest.js';
 import { keepWarnings, type TimedBackupManifest } from './backupStatus.js';
 import { citusInfo, fenceWriters } from '../stores/postgres/citus.js';
-import { dumpGlobalsCurrent, writeDumpGlobals } from './dumpGlobals.js';
+import { DUMP_GLOBALS_TABLE, dumpGlobalsCurrent, writeDumpGlobals } from './dumpGlobals.js';
 import { requirePgTools, runPgTool, toolConnection } from './pgTools.js';
 import type { PostgresTarget } from './postgresTarget.js';
 
@@ -80,17 +80,18 @@ export async function createBackup(options: BackupOptions): Promise<BackupReport
   let fence: pg.Client | null = null;
   let releaseFence: (() => Promise<void>) | null = null;
   try {
-    const onCitus = (await citusInfo(client)) !== null;
-    snapshot = await openBackupSnapshot(client, target, options.config.postgres.registryTable, sourceId);
-    if (onCitus) {
+    if ((await citusInfo(client)) !== null) {
       // A Citus coordinator exports a snapshot of itself only: each worker's rows are read as of that worker's own
-      // moment. Writers of the dumped schemas wait until the dump and the checksums are done, so all moments agree.
+      // moment (its first statement in the transaction). Writers of the dumped schemas wait from before the
+      // snapshot until the dump and the checksums are done, so every moment holds the same rows. The globals table
+      // the backup itself writes just before its snapshot is left out of the fence.
       const fenced = (await target.store.registry.list()).filter((s) => s.schemaName && (sourceId === undefined || s.id === sourceId));
       fence = new pg.Client({ connectionString: target.dsn });
       await fence.connect();
-      releaseFence = await fenceWriters(fence, fenced.map((s) => s.schemaName!), FENCE_LOCK_TIMEOUT_MS);
+      releaseFence = await fenceWriters(fence, fenced.map((s) => s.schemaName!), FENCE_LOCK_TIMEOUT_MS, [DUMP_GLOBALS_TABLE]);
       options.onProgress?.(`Citus: writers of ${fenced.length} schema(s) wait until the backup is taken`);
     }
+    snapshot = await openBackupSnapshot(client, target, options.config.postgres.registryTable, sourceId);
     const all = await target.store.registry.list(snapshot);
     const sources = sourceId === undefined ? all.filter((s) => s.schemaName) : all.filter((s) => s.id === sourceId && s.schemaName);
     if (sourceId !== undefined && sources.length === 0) {

@@ -53,15 +53,20 @@ export async function writeDumpGlobals(pool: pg.Pool, registryTable: string, sou
   });
 }
 
-/** True when the globals table holds exactly the global rows `via` (the backup's snapshot) sees. */
+/**
+ * True when the globals table holds exactly the global rows `via` (the backup's snapshot) sees. The two sides are
+ * read apart and compared here: on a Citus coordinator the table lives on a worker, and a join with the
+ * coordinator's own tables would render their rows there, under the worker's settings (its TimeZone, say).
+ */
 export async function dumpGlobalsCurrent(via: Queryable, registryTable: string, sourceId: string, schemaName: string): Promise<boolean> {
   const table = qualified(schemaName, DUMP_GLOBALS_TABLE);
   const registry = qualified('public', registryTable);
-  const { rows } = await runSql(via, sql`
-    SELECT count(*) = 1 AND bool_and(g.source_row = to_jsonb(s) AND g.registry_row = to_jsonb(r)) AS current
-      FROM ${table} g, public.sources s JOIN ${registry} r ON r.source_id = s.id
-     WHERE s.id = ${sourceId}`);
-  return rows[0]?.current === true;
+  const written = (await runSql(via, sql`SELECT source_row, registry_row FROM ${table}`)).rows;
+  const current = (await runSql(via, sql`
+    SELECT to_jsonb(s) AS source_row, to_jsonb(r) AS registry_row
+      FROM public.sources s JOIN ${registry} r ON r.source_id = s.id
+     WHERE s.id = ${sourceId}`)).rows;
+  return written.length === 1 && current.length === 1 && JSON.stringify(written[0]) === JSON.stringify(current[0]);
 }
 
 export interface DumpListing {

@@ -117,7 +117,13 @@ export async function moveSchema(
  * rows come from each worker as of its own moment. With the writers held off, every moment holds the same rows.
  * The registry lock keeps bootstraps and deletes out meanwhile.
  */
-export async function fenceWriters(client: pg.ClientBase, schemaNames: readonly string[], lockTimeoutMs: number): Promise<() => Promise<void>> {
+export async function fenceWriters(
+  client: pg.ClientBase,
+  schemaNames: readonly string[],
+  lockTimeoutMs: number,
+  /** Tables the backup writes itself while the fence holds (its globals table): left unlocked. */
+  unfenced: readonly string[] = [],
+): Promise<() => Promise<void>> {
   await client.query('BEGIN');
   try {
     await runSql(client, sql`SELECT set_config('lock_timeout', ${String(lockTimeoutMs)}, true)`);
@@ -126,7 +132,7 @@ export async function fenceWriters(client: pg.ClientBase, schemaNames: readonly 
       ? ((await runSql(client, sql`
           SELECT n.nspname AS schema_name, c.relname AS table_name
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname IN (${join(schemaNames)}) AND c.relkind IN ('r', 'p')
+           WHERE n.nspname IN (${join(schemaNames)}) AND c.relkind IN ('r', 'p') AND NOT (c.relname = ANY(${[...unfenced]}))
            ORDER BY 1, 2`)).rows as { schema_name: string; table_name: string }[])
       : [];
     // SHARE: conflicts with every writer (ROW EXCLUSIVE), not with readers or pg_dump (ACCESS SHARE).
