@@ -537,6 +537,13 @@ describe.skipIf(!CITUS.installed && !REQUIRED)('POSTGRES_PRIMARY on a Citus clus
     process.stderr.write(`[tests] citus: backup of north under ${writes} writes restored verified\n`);
   });
 
+  it('passes the smoke checks over every source through the coordinator', async () => {
+    const smoke = await cli(['smoke', '--url', server.url, '--json'], {});
+    expect(smoke.code, smoke.stdout.slice(0, 2000)).toBe(0);
+    const report = JSON.parse(smoke.stdout) as { sources: { sourceId?: string; id?: string; ok?: boolean; passed?: boolean }[] };
+    expect(report.sources.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('doctor prints the citus line with both workers and no warning; health answers the Citus version', async () => {
     const env = { ...gatewayEnv(), SX_BACKUP_DIR: path.join(dir, 'backups') };
     const [text, json] = await Promise.all([cli(['doctor'], env), cli(['doctor', '--json'], env)]);
