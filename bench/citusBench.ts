@@ -13,6 +13,7 @@ import { makeWorkloads } from './postgraphile/queries.js';
 import { dropDatabase, recreateDatabase, type BenchServer } from './postgres.js';
 import { runNodeScript } from './processes.js';
 import { startGateway, type LoadShape } from './queryBench.js';
+import { withPgClient } from '../test/support/pgClient.js';
 
 export interface CitusMove {
   from: string;
@@ -42,15 +43,6 @@ const PLAIN_DATABASE = 'sx_bench_citus_plain';
 
 const postgresEnv = (dsn: string) => ({ SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', SX_POSTGRES_DSN: dsn, SX_LOG_LEVEL: 'warn' });
 
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function cliImport(dsn: string, sourceId: string, files: DatasetFiles): Promise<number> {
   const args = ['import', '--create', '--source', sourceId, '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'];
@@ -114,7 +106,7 @@ export async function benchCitus(
   const plainUrl = server.databaseUrl(PLAIN_DATABASE);
   let cluster: CitusCluster | null = null;
   try {
-    const sharedBuffers = await withClient(plainUrl, async (client) => (await client.query<{ v: string }>("SELECT current_setting('shared_buffers') AS v")).rows[0]!.v);
+    const sharedBuffers = await withPgClient(plainUrl, async (client) => (await client.query<{ v: string }>("SELECT current_setting('shared_buffers') AS v")).rows[0]!.v);
     log(`citus: starting a coordinator and 2 workers (shared_buffers ${sharedBuffers}, as the plain server)`);
     cluster = await startCitusCluster({ database: 'sx_bench', settings: { shared_buffers: sharedBuffers } });
     const coordinatorUrl = cluster.coordinatorUrl;
@@ -126,7 +118,7 @@ export async function benchCitus(
       imports.plainMs.push(await cliImport(plainUrl, sourceId, files));
     }
 
-    const placements = await withClient(coordinatorUrl, async (client) => {
+    const placements = await withPgClient(coordinatorUrl, async (client) => {
       const first = await placementOf(client, 'sx_big_1');
       // New schemas alternate between the workers; should both have landed on one, spread them before measuring.
       if (nodeName(await placementOf(client, 'sx_big_2')) === nodeName(first)) {
@@ -147,7 +139,7 @@ export async function benchCitus(
 
     // The move goes there and back: two samples of the same source, each ending where the other began.
     const moving = 'big_2';
-    const { rows, size } = await withClient(coordinatorUrl, (client) => sourceSize(client, `sx_${moving}`));
+    const { rows, size } = await withPgClient(coordinatorUrl, (client) => sourceSize(client, `sx_${moving}`));
     const moves: CitusMove[] = [];
     for (const target of [placements[0]!.node, placements[1]!.node]) {
       log(`citus: move-source --source ${moving} --to ${target} --mode force_logical (${rows} rows, ${size})`);

@@ -23,6 +23,7 @@ import { libraryCsv } from './support/csv.js';
 import { createTestDatabase, uploadCsv, type GraphQLResponse, type TestGateway } from './support/gateway.js';
 import { findPgBouncer, pgBouncerMissingBanner, startPgBouncer } from './support/pgbouncer.js';
 import type { SchemaMigrationReport } from '../src/interfaces.js';
+import { withPgClient } from './support/pgClient.js';
 
 /**
  * POSTGRES_PRIMARY through the coordinator of a Citus cluster (a coordinator and two workers, schema-based
@@ -476,7 +477,7 @@ describe.skipIf(!CITUS.installed && !REQUIRED)('POSTGRES_PRIMARY on a Citus clus
     // The DDL reached each schema's shards on its own worker: the index 004 creates, with the shard's suffix.
     const placed = await placements();
     for (const worker of cluster.workers) {
-      const { rows } = await onNode(worker.url, async (client) => {
+      const { rows } = await withPgClient(worker.url, async (client) => {
         // A worker hides its shards from the catalog views unless asked.
         await client.query('SET citus.override_table_visibility = off');
         return client.query<{ schemaname: string }>(
@@ -649,12 +650,3 @@ async function isolationWorkload(ask: Ask, requests: number, concurrency: number
   return summary;
 }
 
-async function onNode<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import sql from 'sql-template-tag';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type GatewayConfig } from '../src/config.js';
@@ -20,6 +19,7 @@ import { SqliteStore } from '../src/stores/sqlite/sqliteStore.js';
 import { killStartedProcesses, startCli } from './support/cliProcess.js';
 import { AUTHORS_HEADER, BOOKMARKS_HEADER, csv, libraryCsv } from './support/csv.js';
 import { createTestDatabase } from './support/gateway.js';
+import { withPgClient } from './support/pgClient.js';
 
 const stream = (text: string) => () => Readable.from([Buffer.from(text)]);
 
@@ -78,22 +78,13 @@ async function run(args: string[], env: Record<string, string>) {
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
-async function onClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * Everything a write to the source would change: each row's xmin and ctid (an UPDATE or a delete-and-insert
  * gives a row a new one), the job id sequence, and the source's registry rows with their timestamps.
  */
 function fingerprint(url: string, sourceId: string): Promise<string> {
-  return onClient(url, async (client) => {
+  return withPgClient(url, async (client) => {
     const parts: string[] = [];
     const { rows: [mapping] } = await client.query(
       `SELECT r.schema_name, r.xmin::text AS rx, r.updated_at AS ru, s.xmin::text AS sx, s.updated_at AS su, s.label
@@ -199,7 +190,7 @@ describe('cutover from SQLite to PostgreSQL', () => {
     expect(report).toMatchObject({ dryRun: true, action: 'copy', verified: false, schemaName: null, copiedRows: 0 });
     expect(report.tables.find((t) => t.table === 'videos')).toMatchObject({ sqliteRows: 12, postgresRows: null });
     expect(report.verdict).toMatch(/would bootstrap it and copy/);
-    const left = await onClient(database.url, async (client) => ({
+    const left = await withPgClient(database.url, async (client) => ({
       tables: (await client.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`)).rows[0].n,
       schemas: (await client.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'sx%'`)).rows[0].n,
     }));
@@ -279,7 +270,7 @@ describe('cutover from SQLite to PostgreSQL', () => {
   });
 
   it('leaves the job id sequence after the copied ids', async () => {
-    const maxCopied = Math.max(...(await onClient(database.url, (c) => c.query('SELECT id FROM sx_a.job_queue'))).rows.map((r) => Number(r.id)));
+    const maxCopied = Math.max(...(await withPgClient(database.url, (c) => c.query('SELECT id FROM sx_a.job_queue'))).rows.map((r) => Number(r.id)));
     const id = await postgres.withTenant('a', async (db) => {
       const row = await db.one<{ id: number }>(sql`INSERT INTO job_queue (source_id, kind, created_at, updated_at)
                                                   VALUES ('a', 'probe', 'now', 'now') RETURNING id`);
@@ -289,7 +280,7 @@ describe('cutover from SQLite to PostgreSQL', () => {
   });
 
   it('refuses a target that differs, naming tables and counts, and changes nothing; --force replaces it', async () => {
-    await onClient(database.url, async (client) => {
+    await withPgClient(database.url, async (client) => {
       await client.query(`DELETE FROM sx_a.videos WHERE id = 'v12'`);
       await client.query(`UPDATE sx_a.video_notes SET markdown = 'edited in PostgreSQL'`);
     });
