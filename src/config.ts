@@ -46,6 +46,8 @@ const envSchema = z
     SX_DEMO_IMPORT: z.enum(['0', '1']).default('1'),
     SX_GRAPHQL_JIT: z.enum(['0', '1']).default('1'),
     SX_METRICS: z.enum(['0', '1']).default('1'),
+    SX_API_REQUIRE_EXPLICIT_SOURCE: z.enum(['0', '1']).default('0'),
+    SX_CORS_ORIGINS: z.string().default('app://obsidian.md'),
     SX_MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(100).default(10),
     SX_MAX_QUERY_COST: z.coerce.number().int().min(1).default(50_000),
     SX_MAX_QUERY_FIELDS: z.coerce.number().int().min(1).default(250),
@@ -84,6 +86,12 @@ export interface GatewayConfig {
     embeddedPort: number;
   };
   api: { host: string; port: number };
+  rest: {
+    /** Refuse a REST request that names no source (the original's strict mode) instead of serving the default. */
+    requireExplicitSource: boolean;
+    /** Origins a browser may call from (CORS), for every route; `*` allows any. The Obsidian app's by default. */
+    corsOrigins: string[];
+  };
   /** On SIGTERM/SIGINT, how long running requests may take to finish before their connections are cut. */
   shutdownGraceMs: number;
   adminToken: string | null;
@@ -176,6 +184,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       embeddedPort: e.SX_POSTGRES_EMBEDDED_PORT,
     },
     api: { host: e.SX_API_HOST, port: e.SX_API_PORT },
+    rest: {
+      requireExplicitSource: e.SX_API_REQUIRE_EXPLICIT_SOURCE === '1',
+      corsOrigins: e.SX_CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
+    },
     shutdownGraceMs: e.SX_SHUTDOWN_GRACE_SEC * 1000,
     adminToken: e.SX_ADMIN_TOKEN ?? null,
     registryCacheTtlMs: e.SX_REGISTRY_CACHE_TTL_SEC * 1000,

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   MEDIA_SETTINGS_INVALID: 400,
   MEDIA_NOT_FOUND: 404,
   USER_DATA_INVALID: 400,
+  // A route of the original whose work the gateway does not do (its scheduler, vault sync).
+  NOT_SUPPORTED: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

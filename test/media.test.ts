@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sql from 'sql-template-tag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveMedia } from '../src/http/mediaRoutes.js';
+import { serveMedia } from '../src/http/mediaFiles.js';
 import { findMediaFile } from '../src/notes/mediaFile.js';
 import { NO_MEDIA_SETTINGS } from '../src/sources/mediaSettings.js';
 import { CONSOLIDATED_HEADER, csv } from './support/csv.js';

@@ -34,6 +34,14 @@ describe('source ids and schema names', () => {
     expect(trailingProfileIndex('assets_2')).toBe(2);
     expect(trailingProfileIndex('assets-12')).toBe(12);
     expect(trailingProfileIndex('assets')).toBeNull();
+    // The original's rule: 1 or 2 digits after the start or a separator, an optional p, 0 meaning none.
+    expect(trailingProfileIndex('assets-p02')).toBe(2);
+    expect(trailingProfileIndex('p3')).toBe(3);
+    expect(trailingProfileIndex('Src_P12')).toBe(12);
+    expect(trailingProfileIndex('assets1')).toBeNull();
+    expect(trailingProfileIndex('assets_123')).toBeNull();
+    expect(trailingProfileIndex('assets_0')).toBeNull();
+    expect(trailingProfileIndex('default')).toBeNull();
   });
 });
 

@@ -73,4 +73,4 @@ export function positiveInteger(name: string): (value: string) => number {
  * time, and only a restore's verification needs them.
  */
 export const inProcessGateway: InProcessGateway = async (store, config, request) =>
-  (await import('../http/server.js')).createGatewayYoga(store, config).fetch(request);
+  (await import('../http/yoga.js')).createGatewayYoga(store, config).fetch(request);

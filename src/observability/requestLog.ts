@@ -89,11 +89,16 @@ export function requestLog(logger: Logger, store: Store): Plugin {
           codes,
           backend,
         };
-        if (PROBE_PATHS.has(path)) logger.debug(fields, 'request');
-        else logger.info(fields, 'request');
+        writeRequestLog(logger, fields);
       } catch {
         // Nothing to do: the response goes out regardless.
       }
     },
   };
+}
+
+/** The one log line of a request, whichever face answered it (GraphQL, REST, media, probes). */
+export function writeRequestLog(logger: Logger, fields: RequestLogFields): void {
+  if (PROBE_PATHS.has(fields.path)) logger.debug(fields, 'request');
+  else logger.info(fields, 'request');
 }

@@ -41,6 +41,21 @@ const ORDER_BY: Record<ItemOrder, Sql> = {
 
 const like = (column: string, pattern: string): Sql => sql`lower(${raw(column)}) LIKE ${pattern} ESCAPE '\\'`;
 
+/**
+ * The original's caption query: words or "quoted phrases", each required, `-word` or `-"a phrase"` excluded;
+ * a term given twice counts once.
+ */
+export function captionTerms(query: string): { text: string; excluded: boolean }[] {
+  const terms = new Map<string, { text: string; excluded: boolean }>();
+  for (const [token] of query.matchAll(/-?"[^"]*"|\S+/g)) {
+    const excluded = token.startsWith('-') && token.length > 1;
+    const body = excluded ? token.slice(1) : token;
+    const text = body.length >= 2 && body.startsWith('"') && body.endsWith('"') ? body.slice(1, -1) : body;
+    if (text.trim() !== '') terms.set(`${excluded}:${text}`, { text, excluded });
+  }
+  return [...terms.values()];
+}
+
 /** The WHERE clause shared by the page and its count; always scoped to the bound source. */
 export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
   const where: Sql[] = [sql`v.source_id = ${db.sourceId}`];
@@ -49,9 +64,8 @@ export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
     const p = containsPattern(q);
     where.push(sql`(${like('v.caption', p)} OR ${like('v.author_unique_id', p)} OR ${like('v.author_name', p)} OR ${like('v.id', p)})`);
   }
-  for (const term of (filter.captionQ ?? '').split(/\s+/).filter(Boolean)) {
-    const excluded = term.startsWith('-') && term.length > 1;
-    const p = containsPattern(excluded ? term.slice(1) : term);
+  for (const { text, excluded } of captionTerms(filter.captionQ ?? '')) {
+    const p = containsPattern(text);
     where.push(excluded ? sql`NOT ${like("coalesce(v.caption, '')", p)}` : like('v.caption', p));
   }
   if (filter.bookmarkedOnly) where.push(sql`v.bookmarked = 1`);

@@ -6,6 +6,7 @@ import { columnList, updateOnConflict } from './columnLists.js';
 import { containsPattern } from './dialect.js';
 import type { MetaRow } from './itemMeta.js';
 import { USER_TEMPLATE_VERSION } from './itemNotes.js';
+import { itemConditions, type ItemFilter } from './listItems.js';
 import { columnNames, USER_META, VIDEO_NOTES } from '../tables/sourceTables.js';
 
 /**
@@ -160,6 +161,8 @@ export interface UserDataFilter {
    * Null or empty: no status filter.
    */
   statuses?: readonly string[] | null;
+  /** The items filter of GET /items (the REST reset's `filters`); its own statuses are not read, `statuses` is. */
+  items?: ItemFilter | null;
 }
 
 export interface ResetCounts {
@@ -191,7 +194,8 @@ function matchedItems(db: TenantDb, filter: UserDataFilter): { from: Sql; where:
     }
     where.push(sql`(${join(either, ' OR ')})`);
   }
-  const from = statuses.length
+  if (filter.items) where.push(itemConditions(db, { ...filter.items, statuses: null }));
+  const from = statuses.length || filter.items
     ? sql`videos v LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id`
     : sql`videos v`;
   return { from, where: join(where, ' AND ') };

@@ -5,7 +5,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { DateTimeResolver, JSONObjectResolver, NonNegativeIntResolver } from 'graphql-scalars';
 import { GatewayError } from '../errors.js';
 import { limitExceeded } from '../errors.js';
-import type { GatewayContext } from '../graphql/context.js';
+import { adminRequired, type GatewayContext } from '../graphql/context.js';
 
 export const builder = new SchemaBuilder<{
   Context: GatewayContext;
@@ -38,8 +38,7 @@ export const builder = new SchemaBuilder<{
   },
   scopeAuth: {
     authScopes: (context) => ({ admin: context.isAdmin }),
-    unauthorizedError: () =>
-      new GatewayError('FORBIDDEN', 'Admin rights required: send Authorization: Bearer <SX_ADMIN_TOKEN>'),
+    unauthorizedError: () => adminRequired(),
   },
   relay: {
     clientMutationId: 'omit',

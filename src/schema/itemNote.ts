@@ -4,7 +4,7 @@ import type { ItemMeta } from '../queries/itemMeta.js';
 import { putUserNote, renderItemNote, servedFromCache, type ItemNote, type NoteRequest } from '../queries/itemNotes.js';
 import type { Item } from '../queries/itemRows.js';
 import { builder } from './builder.js';
-import { countItems, listItemsWithMeta } from '../queries/listItems.js';
+import { countItems, listItemsWithMeta, type ItemFilter, type ItemOrder } from '../queries/listItems.js';
 import { GatewayError } from '../errors.js';
 import { checkFilter, ItemFilterRef, ItemOrderRef, ItemRef, scoped, type ScopedItem } from './item.js';
 import { SourceScopeRef } from './source.js';
@@ -83,16 +83,50 @@ builder.mutationField('setItemNote', (t) =>
 /** The original's bound for a page of notes (GET /notes): the plugin's sync asks for up to this many at once. */
 export const MAX_NOTES_PAGE = 500;
 
-interface NoteOfItem {
+export interface NoteOfItem {
   item: ScopedItem;
   note: ItemNote;
 }
 
-interface NotePage {
+export interface NotePage {
   limit: number;
   offset: number;
   nodes: NoteOfItem[];
   count: () => Promise<number>;
+}
+
+export interface NotesPageArgs {
+  filter: ItemFilter;
+  order: ItemOrder;
+  limit: number;
+  offset: number;
+  force?: boolean | null;
+  pathlinkerGroup?: string | null;
+}
+
+/**
+ * A page of notes as the plugin's sync pulls them (Source.notes, and GET /notes): each note chosen as Item.note
+ * chooses it; the renders the original would store go in one write per page.
+ */
+export async function notesPage(scope: BoundSource, args: NotesPageArgs): Promise<NotePage> {
+  const { limit, offset } = args;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NOTES_PAGE) {
+    throw new GatewayError('PAGE_SIZE_TOO_LARGE', `limit must be from 1 to ${MAX_NOTES_PAGE}, got ${limit}`, { max: MAX_NOTES_PAGE });
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new GatewayError('BAD_USER_INPUT', `offset must not be negative, got ${offset}`);
+  const filter = checkFilter(args.filter);
+  // One statement for the page and its meta; the stored notes of the page come in one more (the loader).
+  const page = await listItemsWithMeta(scope.db, filter, args.order, { limit, offset }, true);
+  const items = scoped(scope, page.items, page.meta);
+  const request = noteRequest(args.force, args.pathlinkerGroup);
+  const chosen = await Promise.all(items.map((item) => chooseNote(scope, item, item.meta!, request)));
+  // Every render of the page that the original would store, in one write.
+  const renders = chosen.flatMap(({ note, store }) => (store ? [{ videoId: note.videoId, markdown: note.markdown, force: request.force }] : []));
+  // loadMany answers a failure as an Error in its place rather than rejecting.
+  const failed = (await scope.storedRenders.loadMany(renders)).find((result) => result instanceof Error);
+  if (failed) throw failed;
+  const nodes = items.map((item, index) => ({ item, note: chosen[index]!.note }));
+  return { limit, offset, nodes, count: () => countItems(scope.db, filter) };
 }
 
 const NoteOfItemRef = builder.objectRef<NoteOfItem>('NoteOfItem').implement({
@@ -131,26 +165,14 @@ builder.objectFields(SourceScopeRef, (t) => ({
       pathlinkerGroup: t.arg.string({ description: 'PathLinker group for these renders only; they are not stored' }),
     },
     complexity: (args) => ({ field: 1, multiplier: Math.max(1, Math.min(args.limit ?? 200, MAX_NOTES_PAGE)) }),
-    resolve: async (scope, args) => {
-      const limit = args.limit ?? 200;
-      const offset = args.offset ?? 0;
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NOTES_PAGE) {
-        throw new GatewayError('PAGE_SIZE_TOO_LARGE', `limit must be from 1 to ${MAX_NOTES_PAGE}, got ${limit}`, { max: MAX_NOTES_PAGE });
-      }
-      if (!Number.isSafeInteger(offset) || offset < 0) throw new GatewayError('BAD_USER_INPUT', `offset must not be negative, got ${offset}`);
-      const filter = checkFilter(args.filter ?? {});
-      // One statement for the page and its meta; the stored notes of the page come in one more (the loader).
-      const page = await listItemsWithMeta(scope.db, filter, args.order ?? 'RECENT', { limit, offset }, true);
-      const items = scoped(scope, page.items, page.meta);
-      const request = noteRequest(args.force, args.pathlinkerGroup);
-      const chosen = await Promise.all(items.map((item) => chooseNote(scope, item, item.meta!, request)));
-      // Every render of the page that the original would store, in one write.
-      const renders = chosen.flatMap(({ note, store }) => (store ? [{ videoId: note.videoId, markdown: note.markdown, force: request.force }] : []));
-      // loadMany answers a failure as an Error in its place rather than rejecting.
-      const failed = (await scope.storedRenders.loadMany(renders)).find((result) => result instanceof Error);
-      if (failed) throw failed;
-      const nodes = items.map((item, index) => ({ item, note: chosen[index]!.note }));
-      return { limit, offset, nodes, count: () => countItems(scope.db, filter) };
-    },
+    resolve: (scope, args) =>
+      notesPage(scope, {
+        filter: args.filter ?? {},
+        order: args.order ?? 'RECENT',
+        limit: args.limit ?? 200,
+        offset: args.offset ?? 0,
+        force: args.force,
+        pathlinkerGroup: args.pathlinkerGroup,
+      }),
   }),
 }));

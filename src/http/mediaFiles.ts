@@ -1,8 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import send from '@fastify/send';
-import type { Plugin } from 'graphql-yoga';
-import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import { ERROR_CODES, GatewayError, type ErrorCode } from '../errors.js';
 import type { SourceRecord, Store } from '../interfaces.js';
@@ -15,7 +12,7 @@ import { assertProfileMatches, assertSourceId } from '../sources/sourceId.js';
 /**
  * `GET`/`HEAD /media/cover/:itemId` and `/media/video/:itemId`: an item's cover or video, streamed from the
  * source's `<vaultRoot>/<dataDir>`. The route logic (`serveMedia`) takes plain values and returns a plain answer,
- * so it can be mounted on another HTTP framework; `mediaRoutes` mounts it on Yoga.
+ * so the HTTP framework that mounts it (src/http/rest/mediaRoutes.ts) stays a thin mapping.
  *
  * Range and conditional requests are @fastify/send's: one range (`a-b`, `a-`, `-n`, an end past the file
  * clamped) is a 206; ranges that overlap or touch are merged into one 206; several disjoint ranges are answered
@@ -23,8 +20,6 @@ import { assertProfileMatches, assertSourceId } from '../sources/sourceId.js';
  * `Content-Range: bytes *\/size`. `If-None-Match` / `If-Modified-Since` give 304, `If-Match` /
  * `If-Unmodified-Since` 412, an `If-Range` that does not match the current validator the whole file.
  */
-
-export const MEDIA_PATH = /^\/media\/(cover|video)\/([^/]+)$/;
 
 /** The parts of a request the route reads; header names in lower case, as node's `IncomingHttpHeaders`. */
 export interface MediaRequest {
@@ -186,51 +181,4 @@ function sendHeaders(headers: MediaRequest['headers']): Record<string, string> {
     out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
-}
-
-function matchMediaPath(pathname: string): { kind: MediaKind; itemId: string } | null {
-  const match = MEDIA_PATH.exec(pathname);
-  if (!match) return null;
-  try {
-    return { kind: match[1] as MediaKind, itemId: decodeURIComponent(match[2]) };
-  } catch {
-    // Malformed percent-encoding names no item.
-    return { kind: match[1] as MediaKind, itemId: '' };
-  }
-}
-
-/**
- * Mounts the media routes on Yoga, beside /health: answered in `onRequest`, so the request log, the metrics and
- * the CORS and X-SX-Backend headers of every response apply, and no GraphQL context is created.
- */
-export function mediaRoutes(store: Store, config: GatewayConfig, logger?: Logger): Plugin {
-  return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
-      const route = matchMediaPath(url.pathname);
-      if (!route) return;
-      const requestId = request.headers.get('x-request-id') ?? randomUUID();
-      let answer: MediaAnswer;
-      try {
-        answer = await serveMedia(
-          store,
-          config,
-          requestedMediaSource(Object.fromEntries(request.headers), url.searchParams),
-          route.itemId,
-          route.kind,
-          { method: request.method, headers: Object.fromEntries(request.headers) },
-        );
-      } catch (error) {
-        logger?.error({ err: error, requestId, path: url.pathname }, 'media request failed');
-        answer = errorAnswer(500, { detail: 'Internal Server Error', code: 'INTERNAL_SERVER_ERROR' });
-      }
-      const headers = new fetchAPI.Headers(answer.headers);
-      headers.set('X-SX-Request-ID', requestId);
-      if (answer.error) {
-        endResponse(new fetchAPI.Response(JSON.stringify(answer.error), { status: answer.status, headers }));
-        return;
-      }
-      const body = answer.stream ? (Readable.toWeb(answer.stream) as ReadableStream<Uint8Array>) : null;
-      endResponse(new fetchAPI.Response(body, { status: answer.status, headers }));
-    },
-  };
 }
