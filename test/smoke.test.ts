@@ -68,12 +68,13 @@ describe('smoke', () => {
   it('passes every check against a POSTGRES_PRIMARY gateway serving the source', async () => {
     const result = await smoke(['--url', primary.url, '--source', 'smoke_1']);
     expect(result.code, result.stdout).toBe(0);
-    for (const check of ['health', 'backend', 'source', 'stats', 'items', 'unmapped']) expect(line(result.stdout, check)).toMatch(/^PASS /);
+    for (const check of ['health', 'backend', 'source', 'stats', 'items', 'rest', 'unmapped']) expect(line(result.stdout, check)).toMatch(/^PASS /);
     expect(line(result.stdout, 'source')).toContain('routes to schema sx_smoke_1 (search_path "sx_smoke_1", public)');
     expect(line(result.stdout, 'stats')).toMatch(/stats answer: 4 items, \d+ bookmarked, \d+ authors$/);
     expect(line(result.stdout, 'items')).toContain('4 in all');
+    expect(line(result.stdout, 'rest')).toContain('GET /items answer: total 4');
     expect(line(result.stdout, 'unmapped')).toMatch(/source smoke-unmapped-[0-9a-f]+ answered 400 SOURCE_NOT_MAPPED/);
-    expect(result.stdout).toMatch(/^smoke passed: 6 of 6 checks passed/m);
+    expect(result.stdout).toMatch(/^smoke passed: 7 of 7 checks passed/m);
   });
 
   it('prints one JSON object with --json, and accepts the URL with /graphql', async () => {
@@ -82,7 +83,7 @@ describe('smoke', () => {
     const report = JSON.parse(result.stdout) as SmokeReport;
     expect(report).toMatchObject({ url: primary.url, sourceId: 'smoke_1', expectBackend: 'postgres_primary', passed: true });
     expect(report.checks.map((check) => [check.name, check.passed])).toEqual([
-      ['health', true], ['backend', true], ['source', true], ['stats', true], ['items', true], ['unmapped', true],
+      ['health', true], ['backend', true], ['source', true], ['stats', true], ['items', true], ['rest', true], ['unmapped', true],
     ]);
   });
 
@@ -92,6 +93,7 @@ describe('smoke', () => {
     expect(line(result.stdout, 'source')).toMatch(/^FAIL source .*SOURCE_NOT_MAPPED/);
     expect(line(result.stdout, 'stats')).toMatch(/^FAIL stats/);
     expect(line(result.stdout, 'items')).toMatch(/^FAIL items/);
+    expect(line(result.stdout, 'rest')).toMatch(/^FAIL rest .*HTTP 400/);
     expect(line(result.stdout, 'health')).toMatch(/^PASS /);
   });
 
@@ -102,7 +104,7 @@ describe('smoke', () => {
     expect(line(result.stdout, 'source')).toMatch(/^FAIL source .*without a schema/);
     expect(line(result.stdout, 'health')).toMatch(/^PASS /);
     expect(line(result.stdout, 'unmapped')).toMatch(/^PASS /);
-    expect(result.stdout).toMatch(/^smoke FAILED: 4 of 6 checks passed/m);
+    expect(result.stdout).toMatch(/^smoke FAILED: 5 of 7 checks passed/m);
   });
 
   it('passes against the SQLITE gateway when told to expect sqlite', async () => {
@@ -173,8 +175,8 @@ describe('smoke over every source (--all, the default without --source)', () => 
       expect(result.code, result.stdout + result.stderr).toBe(0);
       for (const check of ['health', 'backend', 'sources', 'unmapped']) expect(line(result.stdout, check)).toMatch(/^PASS /);
       expect(line(result.stdout, 'sources')).toContain('2 source(s) listed');
-      expect(sourceLine(result.stdout, 'lib_1')).toMatch(/^PASS source lib_1 +source lib_1 routes to schema sx_lib_1 .*; stats answer: 3 items.*; items answer: 3 in all/);
-      expect(sourceLine(result.stdout, 'lib_2')).toMatch(/^PASS source lib_2 .*stats answer: 0 items.*items answer: the source holds none$/);
+      expect(sourceLine(result.stdout, 'lib_1')).toMatch(/^PASS source lib_1 +source lib_1 routes to schema sx_lib_1 .*; stats answer: 3 items.*; items answer: 3 in all.*; GET \/items answer: total 3$/);
+      expect(sourceLine(result.stdout, 'lib_2')).toMatch(/^PASS source lib_2 .*stats answer: 0 items.*items answer: the source holds none; GET \/items answer: total 0$/);
       expect(result.stdout).toMatch(/^smoke passed: 2 of 2 sources passed, 4 of 4 gateway checks passed against http:\/\/127\.0\.0\.1:\d+ \(/m);
     }
   });
@@ -202,8 +204,8 @@ describe('smoke over every source (--all, the default without --source)', () => 
     const bySource = Object.fromEntries(report.sources.map((source) => [source.sourceId, source]));
     expect(Object.keys(bySource).sort()).toEqual(['gone_1', 'good_1', 'good_2', 'orphan_1']);
     expect(bySource.good_1).toMatchObject({ passed: true, schemaName: 'sx_good_1' });
-    expect(bySource.good_1!.checks.map((check) => check.name)).toEqual(['source', 'stats', 'items']);
-    expect(bySource.gone_1!.checks.map((check) => [check.name, check.passed])).toEqual([['source', true], ['stats', false], ['items', false]]);
+    expect(bySource.good_1!.checks.map((check) => check.name)).toEqual(['source', 'stats', 'items', 'rest']);
+    expect(bySource.gone_1!.checks.map((check) => [check.name, check.passed])).toEqual([['source', true], ['stats', false], ['items', false], ['rest', false]]);
     expect(bySource.orphan_1).toMatchObject({ passed: false, schemaName: null });
     expect(bySource.orphan_1!.checks[0]).toMatchObject({ name: 'source', passed: false });
   });

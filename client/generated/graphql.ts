@@ -12,7 +12,7 @@ export type ItemFilter = {
   /** YYYY-MM-DD, inclusive */
   bookmarkTo?: string | null | undefined;
   bookmarkedOnly?: boolean | null | undefined;
-  /** Caption terms, all required; -term excludes */
+  /** Caption words or "quoted phrases", all required; -word or -"a phrase" excludes */
   captionQ?: string | null | undefined;
   hasNotes?: boolean | null | undefined;
   /** Substring of caption, author handle, author name or id (case-insensitive) */

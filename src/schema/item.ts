@@ -67,7 +67,7 @@ export const ItemOrderRef = builder.enumType('ItemOrder', {
 export const ItemFilterRef = builder.inputType('ItemFilter', {
   fields: (t) => ({
     q: t.string({ description: 'Substring of caption, author handle, author name or id (case-insensitive)' }),
-    captionQ: t.string({ description: 'Caption terms, all required; -term excludes' }),
+    captionQ: t.string({ description: 'Caption words or "quoted phrases", all required; -word or -"a phrase" excludes' }),
     bookmarkedOnly: t.boolean(),
     bookmarkFrom: t.string({ description: 'YYYY-MM-DD, inclusive' }),
     bookmarkTo: t.string({ description: 'YYYY-MM-DD, inclusive' }),

@@ -4,7 +4,7 @@ export type ExpectedBackend = 'sqlite' | 'postgres_mirror' | 'postgres_primary';
 export const EXPECTED_BACKENDS: readonly ExpectedBackend[] = ['sqlite', 'postgres_mirror', 'postgres_primary'];
 
 export interface SmokeCheck {
-  name: 'health' | 'backend' | 'sources' | 'source' | 'stats' | 'items' | 'unmapped';
+  name: 'health' | 'backend' | 'sources' | 'source' | 'stats' | 'items' | 'rest' | 'unmapped';
   passed: boolean;
   detail: string;
   durationMs: number;
@@ -219,6 +219,20 @@ class SmokeProbe {
     });
   }
 
+  /** The plugin's face: GET /items of the source over REST answers its items, stamped with its id. */
+  rest(sourceId: string): Promise<SmokeCheck> {
+    return this.check('rest', async () => {
+      const response = await this.request(`/items?limit=1&source_id=${encodeURIComponent(sourceId)}`, { headers: { 'X-SX-Source-ID': sourceId } });
+      const body = (await response.json().catch(() => null)) as { total?: number; items?: { id: string }[]; detail?: unknown } | null;
+      if (response.status !== 200 || typeof body?.total !== 'number') {
+        throw new Error(`GET /items of ${sourceId} answered HTTP ${response.status}: ${JSON.stringify(body?.detail ?? body)}`);
+      }
+      const stamped = response.headers.get('x-sx-source-id');
+      if (stamped !== sourceId) throw new Error(`GET /items of ${sourceId} answered for source ${stamped}`);
+      return `GET /items answer: total ${body.total}`;
+    });
+  }
+
   unmappedSource(): Promise<SmokeCheck> {
     return this.check('unmapped', async () => {
       const answer = await this.graphql('query Unmapped($sourceId: ID!) { source(sourceId: $sourceId) { sourceId } }', { sourceId: this.unmapped });
@@ -233,9 +247,9 @@ class SmokeProbe {
     });
   }
 
-  /** The checks of one source, in the seed's order: it routes, then stats, then items. */
+  /** The checks of one source, in the seed's order: it routes, then stats, then items; then the REST face. */
   async sourceChecks(sourceId: string, listedSchema?: string | null): Promise<SmokeCheck[]> {
-    return [await this.source(sourceId, listedSchema), await this.stats(sourceId), await this.items(sourceId)];
+    return [await this.source(sourceId, listedSchema), await this.stats(sourceId), await this.items(sourceId), await this.rest(sourceId)];
   }
 }
 
