@@ -61,7 +61,7 @@ const program = new Command()
 
 program
   .command('serve')
-  .description('Serve GraphQL (and GraphiQL) at /graphql and a JSON probe at /health')
+  .description('Serve GraphQL (and GraphiQL) at /graphql, the original REST routes (OpenAPI at /openapi.json, /docs) and a JSON probe at /health')
   .option('--host <host>', 'address to listen on (SX_API_HOST)')
   .option('--port <port>', 'port to listen on (SX_API_PORT)', (v) => Number(v))
   .addHelpText(
