@@ -108,6 +108,11 @@ describe.each(['sqlite', 'postgres'] as GatewayKind[])('observability (%s)', (ki
       { q: PRIVATE_TEXT },
       { 'x-request-id': 'obs-named' },
     );
+    // The REST face: a filter holding the private text (it stays out of the log: no query strings), and a 404.
+    const rest = await fetch(`${gateway.url}/items?source_id=obs_a&q=${encodeURIComponent(PRIVATE_TEXT)}`, { headers: { 'x-request-id': 'obs-rest' } });
+    responses.rest = { status: rest.status, headers: rest.headers, body: await rest.json() };
+    const restMissing = await fetch(`${gateway.url}/items/nope/note?source_id=obs_a`, { headers: { 'x-request-id': 'obs-rest-404' } });
+    responses.restMissing = { status: restMissing.status, headers: restMissing.headers, body: await restMissing.json() };
     const health = await fetch(`${gateway.url}/health`);
     responses.health = { status: health.status, headers: health.headers, body: await health.json() };
     metrics = await scrape(gateway);
@@ -126,12 +131,15 @@ describe.each(['sqlite', 'postgres'] as GatewayKind[])('observability (%s)', (ki
     expect(responses.notMapped.body.errors[0].extensions.code).toBe('SOURCE_NOT_MAPPED');
     expect(responses.named.body.data.source.items.totalCount).toBe(0);
     expect(responses.health.status).toBe(200);
+    expect(responses.rest.status).toBe(200);
+    expect(responses.rest.headers.get('x-sx-request-id')).toBe('obs-rest');
+    expect(responses.restMissing.status).toBe(404);
   });
 
   it('logs one line per request with its id, operation, sources, codes and timing', () => {
     const lines = log.records().filter((record) => record.msg === 'request');
-    // import, three queries, /health, /metrics
-    expect(lines).toHaveLength(6);
+    // import, three queries, two REST requests, /health, /metrics
+    expect(lines).toHaveLength(8);
     const backend = kind === 'sqlite' ? 'sqlite' : 'postgres_primary';
     for (const line of lines) {
       expect(line).toMatchObject({ method: expect.any(String), path: expect.any(String), status: expect.any(Number), backend });
@@ -151,6 +159,13 @@ describe.each(['sqlite', 'postgres'] as GatewayKind[])('observability (%s)', (ki
     ]);
     expect(byId('obs-named')).toEqual([
       expect.objectContaining({ level: 30, status: 200, operationNames: ['ObsItems'], sourceIds: ['obs_a'], codes: ['OK'] }),
+    ]);
+
+    expect(byId('obs-rest')).toEqual([
+      expect.objectContaining({ level: 30, method: 'GET', path: '/items', status: 200, sourceIds: ['obs_a'], codes: ['OK'] }),
+    ]);
+    expect(byId('obs-rest-404')).toEqual([
+      expect.objectContaining({ level: 30, method: 'GET', path: '/items/nope/note', status: 404, sourceIds: ['obs_a'], codes: ['NOT_FOUND'] }),
     ]);
 
     // Probes at debug, so an info-level log shows only the requests people ask about.
@@ -192,6 +207,11 @@ describe.each(['sqlite', 'postgres'] as GatewayKind[])('observability (%s)', (ki
     expect(samples.some((s) => 'url' in s.labels || 'path' in s.labels)).toBe(false);
     expect(metrics.text).not.toContain(PRIVATE_TEXT);
     expect(metrics.text).not.toContain(TOKEN);
+    // The REST face, by route pattern (never the path: ids would become series).
+    expect(types.get('sx_http_requests_total')).toBe('counter');
+    expect(valueOf(samples, 'sx_http_requests_total', { route: '/items', method: 'GET', status: '200' })).toBe(1);
+    expect(valueOf(samples, 'sx_http_requests_total', { route: '/items/:item_id/note', method: 'GET', status: '404' })).toBe(1);
+    expect(valueOf(samples, 'sx_http_request_duration_seconds_count', { route: '/items', method: 'GET' })).toBe(1);
     // The process's own metrics are served beside the gateway's.
     expect(valuesOf(samples, 'process_cpu_user_seconds_total')).toHaveLength(1);
   });

@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import cors from '@fastify/cors';
+import { Ajv } from 'ajv';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
 import type { Store } from '../interfaces.js';
 import { httpMetrics } from '../observability/httpMetrics.js';
 import { writeRequestLog } from '../observability/requestLog.js';
 import { version } from '../packageVersion.js';
 import { ServerDrain } from './gracefulShutdown.js';
+import { hasNul } from './nulCharacterGuard.js';
 import { registerRestRoutes } from './rest/index.js';
 import { startRestRequest, stampHeaders, type RestDeps } from './rest/restContext.js';
-import { notFoundHandler, restErrorHandler } from './rest/restErrors.js';
+import { notFoundHandler, restErrorHandler, RestRefusal } from './rest/restErrors.js';
 import { createGatewayYoga, defaultMetrics } from './yoga.js';
 
 declare module 'fastify' {
@@ -59,8 +62,19 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
     // No logger is given to Fastify: the one log line per request is written below, as for GraphQL requests.
     // A path parameter past this length (an item id no export has) is answered 404 by the router.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+    // The router's own refusals, in the REST face's shape: a path parameter past that length names no item,
+    // a malformed percent-encoding no path.
+    frameworkErrors: (error, _request, untyped) => {
+      const reply = untyped as unknown as FastifyReply;
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.status(404).send({ detail: 'Not Found', code: 'NOT_FOUND' });
+      return reply.status(400).send({ detail: `Malformed request: ${error.message}`, code: 'BAD_USER_INPUT' });
+    },
   });
+  // Query strings and paths are text: their numbers and booleans are read from it. A JSON body carries types of its
+  // own, and a number where a string belongs (`"statuses": [1, 2]`) is an error, not a string to store.
+  const textAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, strict: false });
+  const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: true, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
 
   const metrics = config.metrics ? defaultMetrics(store, config) : null;
   const yoga = createGatewayYoga(store, config, logger, metrics);
@@ -119,6 +133,17 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
     if (isYogaRoute(request)) return;
     startRestRequest(deps, request);
     reply.header('X-SX-Request-ID', request.id);
+  });
+  // As for GraphQL (nulCharacterGuard.ts): PostgreSQL text cannot hold U+0000, so both stores refuse it up front.
+  // The source id is left to the source selection, which refuses it as every invalid id.
+  app.addHook('preValidation', async (request) => {
+    if (isYogaRoute(request)) return;
+    // An id with a NUL names no item: the same 404 as any unknown id, in both stores.
+    if (hasNul(request.params)) throw new RestRefusal(404, 'Not found', 'NOT_FOUND');
+    const { source_id: _sourceId, ...query } = (request.query ?? {}) as Record<string, unknown>;
+    for (const [where, value] of [['query', query], ['body', request.body]] as const) {
+      if (hasNul(value)) throw new GatewayError('BAD_USER_INPUT', `A NUL character (U+0000) in the ${where}: no field can hold one`);
+    }
   });
   app.addHook('onSend', async (request, reply) => {
     if (!isYogaRoute(request)) stampHeaders(request, reply, backend);

@@ -8,7 +8,7 @@ import { assertSourceId } from '../sources/sourceId.js';
  * in the other. Both refuse it up front, before a resolver or a database sees it: a source id with the
  * tenancy error every invalid source id gets, anything else as bad input naming the argument.
  */
-function hasNul(value: unknown): boolean {
+export function hasNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (Array.isArray(value)) return value.some(hasNul);
   if (value && typeof value === 'object' && !(value instanceof Blob)) return Object.values(value).some(hasNul);

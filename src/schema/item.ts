@@ -2,7 +2,7 @@ import { offsetToCursor, resolveOffsetConnection } from '@pothos/plugin-relay';
 import { GatewayError } from '../errors.js';
 import type { Item } from '../queries/itemRows.js';
 import type { BoundSource } from '../graphql/operationSources.js';
-import { ITEM_ORDERS, countItems, listItemsWithMeta, type ItemFilter } from '../queries/listItems.js';
+import { ITEM_ORDERS, countItems, listItemsWithMeta, wantedTags, type ItemFilter } from '../queries/listItems.js';
 import { emptyMeta, type ItemMeta } from '../queries/itemMeta.js';
 import { searchItems, type SearchMode, type SearchPage } from '../queries/searchItems.js';
 import { builder } from './builder.js';
@@ -102,7 +102,16 @@ function withOffset<Args extends { offset?: number | null; after?: string | null
   return { ...args, after: args.offset > 0 ? offsetToCursor(args.offset - 1) : null };
 }
 
+/**
+ * Each status or tag is one LIKE term in an OR chain; SQLite refuses an expression tree deeper than 1000, and no
+ * client filters by more than a handful.
+ */
+export const MAX_FILTER_TERMS = 100;
+
 export function checkFilter(filter: ItemFilter): ItemFilter {
+  for (const [name, count] of [['statuses', filter.statuses?.length ?? 0], ['tags', wantedTags(filter).length]] as const) {
+    if (count > MAX_FILTER_TERMS) throw new GatewayError('BAD_USER_INPUT', `${name}: at most ${MAX_FILTER_TERMS} values, got ${count}`, { argument: name });
+  }
   for (const [name, value] of [['ratingMin', filter.ratingMin], ['ratingMax', filter.ratingMax]] as const) {
     if (value !== null && value !== undefined && !(value >= 0 && value <= 5)) {
       throw new GatewayError('BAD_USER_INPUT', `${name} must be from 0 to 5, got ${value}`, { argument: name });

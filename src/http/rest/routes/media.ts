@@ -26,7 +26,8 @@ export function mediaRoutes(app: RestApp, deps: RestDeps): void {
         response: { 200: Type.Unsafe({ description: `The ${kind} file`, type: 'string', format: 'binary' }) },
       },
       handler: async (request, reply) => {
-        const sourceId = await chooseSource(deps, request);
+        // An unknown source is refused here, in the selection's shape, before the file lookup.
+        const sourceId = (await deps.store.resolveSource(await chooseSource(deps, request))).id;
         const answer = await serveMedia(deps.store, deps.config, sourceId, request.params.item_id, kind, {
           method: request.method,
           headers: request.headers,
