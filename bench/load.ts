@@ -53,6 +53,33 @@ export async function loadGraphql(
   };
 }
 
+/** The same load as loadGraphql on a GET route (the REST face): every request the same URL. */
+export async function loadGet(url: string, options: { connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  let failures = 0;
+  let sampled = 0;
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    duration: options.seconds,
+    method: 'GET',
+    headers: options.headers,
+    requests: [
+      {
+        onResponse: (status) => {
+          if (sampled++ % 50 === 0 && status !== 200) failures += 1;
+        },
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: result.requests.total / options.seconds,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    failures: result.non2xx + result.errors + result.timeouts + failures,
+  };
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

@@ -3,7 +3,7 @@ import type { TenantDb } from '../src/interfaces.js';
 import { metaByVideoIds } from '../src/queries/itemMeta.js';
 import { listItems } from '../src/queries/listItems.js';
 import { searchItems } from '../src/queries/searchItems.js';
-import { loadGraphql, loadLoop, type LoadResult } from './load.js';
+import { loadGet, loadGraphql, loadLoop, type LoadResult } from './load.js';
 import { compareWorkloads } from './postgraphile/check.js';
 import { preparePostGraphileSchema } from './postgraphile/setup.js';
 import { makeWorkloads, type WorkloadName } from './postgraphile/queries.js';
@@ -16,6 +16,27 @@ export interface QueryFigures {
   postgraphile: LoadResult;
   rawPg: LoadResult;
 }
+
+/**
+ * The plugin's table page over REST against the GraphQL query that answers the same: 50 items with every field
+ * `GET /items` returns, their meta, and the total (which the REST route always counts, as the original did).
+ */
+export interface RestFigures {
+  rest: LoadResult;
+  graphql: LoadResult;
+}
+
+const SAME_AS_REST = `query RestPage($sourceId: ID!) {
+  source(sourceId: $sourceId) {
+    items(first: 50) {
+      totalCount
+      nodes {
+        id platform authorId authorUniqueId authorName caption bookmarked videoPath coverPath updatedAt
+        meta { rating status statuses tags notes productLink authorLinks platformTargets workflowLog postUrl publishedTime updatedAt }
+      }
+    }
+  }
+}`;
 
 export interface LoadShape {
   connections: number;
@@ -70,7 +91,7 @@ export async function benchQueries(
   term: string,
   shape: LoadShape,
   poolMax: number,
-): Promise<QueryFigures[]> {
+): Promise<{ queries: QueryFigures[]; rest: RestFigures }> {
   const gateway = await startGateway({
     SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY',
     SX_POSTGRES_DSN: databaseUrl,
@@ -115,7 +136,17 @@ export async function benchQueries(
         `[bench] ${name}: gateway ${g.requestsPerSecond.toFixed(0)} req/s p50 ${g.p50Ms} ms; postgraphile ${p.requestsPerSecond.toFixed(0)} req/s p50 ${p.p50Ms} ms; raw pg ${r.requestsPerSecond.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms\n`,
       );
     }
-    return figures;
+    const warm = { connections: shape.connections, seconds: shape.warmupSeconds };
+    const restUrl = `${gateway.url.replace(/\/graphql$/, '')}/items?limit=50&source_id=${encodeURIComponent(sourceId)}`;
+    const sameAsRest = { query: SAME_AS_REST, variables: { sourceId } };
+    await loadGet(restUrl, warm);
+    const rest = await loadGet(restUrl, shape);
+    await loadGraphql(gateway.url, sameAsRest, warm);
+    const graphql = await loadGraphql(gateway.url, sameAsRest, shape);
+    process.stderr.write(
+      `[bench] REST GET /items?limit=50 ${rest.requestsPerSecond.toFixed(0)} req/s p50 ${rest.p50Ms} ms; the same page over GraphQL ${graphql.requestsPerSecond.toFixed(0)} req/s p50 ${graphql.p50Ms} ms\n`,
+    );
+    return { queries: figures, rest: { rest, graphql } };
   } finally {
     await pool.end();
     await Promise.all([gateway.stop(), postgraphile.stop()]);

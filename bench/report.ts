@@ -2,7 +2,7 @@ import type { CitusPart } from './citusBench.js';
 import type { ImportFigures } from './importBench.js';
 import type { OperationsFigures, Timed } from './operationsBench.js';
 import type { LoadResult } from './load.js';
-import type { LoadShape, QueryFigures } from './queryBench.js';
+import type { LoadShape, QueryFigures, RestFigures } from './queryBench.js';
 import type { SourcesFigures } from './sourcesBench.js';
 import type { SqliteFigures } from './sqliteBench.js';
 import type { NotesFigures } from './notesBench.js';
@@ -14,6 +14,7 @@ export interface Results {
   rowByRow?: { rowsPerSecond: number; rows: number; ms: number };
   plans?: PlanCheck[];
   queries?: QueryFigures[];
+  rest?: RestFigures;
   sources?: SourcesFigures[];
   sqlite?: SqliteFigures;
   notes?: NotesFigures;
@@ -94,6 +95,21 @@ export function report(results: Results): string {
       goal(`${q.workload}: gateway p50 vs raw pg`, vsRaw, '≤ 2×', vsRaw <= 2);
     }
     out.push('');
+  }
+
+  if (results.rest) {
+    const { rest, graphql } = results.rest;
+    out.push(
+      '### The plugin\'s table page: REST against GraphQL (same gateway, same data)',
+      '',
+      '`GET /items?limit=50` against the GraphQL query that answers the same (50 items, every field, meta and `totalCount`).',
+      '',
+      '| route | load | REST ÷ GraphQL req/s |',
+      '|---|---|---|',
+      `| \`GET /items?limit=50\` | ${load(rest)} | ${x(rest.requestsPerSecond / graphql.requestsPerSecond)} |`,
+      `| GraphQL \`items(first: 50) { totalCount nodes {…} }\` | ${load(graphql)} | |`,
+      '',
+    );
   }
 
   if (results.sources) {

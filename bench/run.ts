@@ -99,7 +99,9 @@ async function main(): Promise<void> {
     }
     if (parts.has('queries')) {
       log(`queries: ${options.connections} connections, ${options.seconds} s each`);
-      results.queries = await benchQueries(databaseUrl, bigSource, 'sx_big', author, options.search, shape, options.pool);
+      const measured = await benchQueries(databaseUrl, bigSource, 'sx_big', author, options.search, shape, options.pool);
+      results.queries = measured.queries;
+      results.rest = measured.rest;
     }
     if (parts.has('sources')) {
       const sourcesDb = 'sx_bench_sources';
