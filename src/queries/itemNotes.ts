@@ -4,7 +4,7 @@ import type { TenantDb } from '../interfaces.js';
 import { mediaPresence, NOTE_TEMPLATE_VERSION, relativeMediaPaths, renderNote as renderTemplate, type MediaSettings, type NoteItem } from '../notes/index.js';
 import { sameValue } from './dialect.js';
 import type { ItemMeta } from './itemMeta.js';
-import type { Item } from './itemRows.js';
+import { storedItemRow, type Item } from './itemRows.js';
 import { VIDEO_NOTES, type RowOf } from '../tables/sourceTables.js';
 import { columnList, insertRow, updateOnConflict } from './columnLists.js';
 
@@ -65,23 +65,9 @@ export function servedFromCache(cached: NoteRow | null | undefined, request: Not
 /** The item and its meta as the note template reads them: the stored rows, under the original's column names. */
 export function noteItemOf(item: Item, meta: ItemMeta): NoteItem {
   const stored = meta.stored;
+  const { updated_at: _updatedAt, ...row } = storedItemRow(item);
   return {
-    id: item.id,
-    platform: item.platform,
-    author_id: item.authorId,
-    author_unique_id: item.authorUniqueId,
-    author_name: item.authorName,
-    followers: item.followers,
-    hearts: item.hearts,
-    videos_count: item.videosCount,
-    signature: item.signature,
-    is_private: item.isPrivate === null ? null : item.isPrivate ? 1 : 0,
-    caption: item.caption,
-    bookmarked: item.bookmarked ? 1 : 0,
-    bookmark_timestamp: item.bookmarkTimestamp,
-    video_path: item.videoPath,
-    cover_path: item.coverPath,
-    csv_row_hash: item.csvRowHash,
+    ...row,
     rating: stored?.rating ?? null,
     status: stored?.status ?? null,
     statuses: stored?.statuses ?? null,

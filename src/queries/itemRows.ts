@@ -48,3 +48,26 @@ export function itemFromRow(row: ItemRow): Item {
     updatedAt: row.updated_at,
   };
 }
+
+/** The item under the original's column names, as stored: what the note template and `GET /items/{id}` read. */
+export function storedItemRow(item: Item): ItemRow {
+  return {
+    id: item.id,
+    platform: item.platform,
+    author_id: item.authorId,
+    author_unique_id: item.authorUniqueId,
+    author_name: item.authorName,
+    followers: item.followers,
+    hearts: item.hearts,
+    videos_count: item.videosCount,
+    signature: item.signature,
+    is_private: item.isPrivate === null ? null : item.isPrivate ? 1 : 0,
+    caption: item.caption,
+    bookmarked: item.bookmarked ? 1 : 0,
+    bookmark_timestamp: item.bookmarkTimestamp,
+    video_path: item.videoPath,
+    cover_path: item.coverPath,
+    csv_row_hash: item.csvRowHash,
+    updated_at: item.updatedAt,
+  };
+}

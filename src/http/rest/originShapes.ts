@@ -2,7 +2,7 @@ import type { SourceRecord } from '../../interfaces.js';
 import { relativeMediaPaths } from '../../notes/index.js';
 import { mediaPathFields } from '../../notes/mediaFile.js';
 import type { ItemMeta, ItemMetaInput } from '../../queries/itemMeta.js';
-import type { Item } from '../../queries/itemRows.js';
+import { storedItemRow, type Item } from '../../queries/itemRows.js';
 import type { ItemFilter, ItemOrder } from '../../queries/listItems.js';
 import { queryBoolean, type ItemsQuery, type MetaPut } from './schemas.js';
 
@@ -90,26 +90,7 @@ export function listedItemShape(item: Item, meta: ItemMeta) {
 
 /** `GET /items/{id}` (section 7): the stored row, paths as stored. */
 export function storedItemShape(sourceId: string, item: Item) {
-  return {
-    source_id: sourceId,
-    id: item.id,
-    platform: item.platform,
-    author_id: item.authorId,
-    author_unique_id: item.authorUniqueId,
-    author_name: item.authorName,
-    followers: item.followers,
-    hearts: item.hearts,
-    videos_count: item.videosCount,
-    signature: item.signature,
-    is_private: item.isPrivate === null ? null : flag(item.isPrivate),
-    caption: item.caption,
-    bookmarked: flag(item.bookmarked),
-    bookmark_timestamp: item.bookmarkTimestamp,
-    video_path: item.videoPath,
-    cover_path: item.coverPath,
-    csv_row_hash: item.csvRowHash,
-    updated_at: item.updatedAt,
-  };
+  return { source_id: sourceId, ...storedItemRow(item) };
 }
 
 const SNIPPET_CHARACTERS = 160;
