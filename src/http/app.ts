@@ -116,7 +116,8 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: false, url: '/openapi.json' } });
+  // The page reads the same document at /docs/json; /openapi.json is its address for clients.
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: false } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // An empty JSON body is no body (a POST with no payload, as the plugin's activate sends); a route that needs one
@@ -131,6 +132,9 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
 
   app.addHook('onRequest', async (request, reply) => {
     if (isYogaRoute(request)) return;
+    // The plugin opens /docs?source_id=…; the page finds its document relative to its own address, query included,
+    // so it is served from its plain address (it needs no source).
+    if (/^\/docs\/?\?/.test(request.url)) return reply.redirect('/docs/', 302);
     startRestRequest(deps, request);
     reply.header('X-SX-Request-ID', request.id);
   });
