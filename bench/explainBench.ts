@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Sql } from 'sql-template-tag';
 import type { TenantDb } from '../src/interfaces.js';
 import { listItems, type ItemFilter } from '../src/queries/listItems.js';
-import { searchItems } from '../src/queries/searchItems.js';
+import { RANKED_MATCHES, searchItems } from '../src/queries/searchItems.js';
 
 export interface PlanCheck {
   name: string;
@@ -58,6 +58,8 @@ export async function explainQueries(databaseUrl: string, sourceId: string, sche
     ['bookmarked order', (db) => listItems(db, {}, 'BOOKMARKED', page)],
     ['author order', (db) => listItems(db, {}, 'AUTHOR', page)],
     [`search "${searchTerm}"`, (db) => searchItems(db, searchTerm, page)],
+    // Past the ranked window the matches follow newest first: the page after the window's last.
+    [`search "${searchTerm}", after the ${RANKED_MATCHES} ranked`, (db) => searchItems(db, searchTerm, { ...page, offset: RANKED_MATCHES })],
   ];
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();

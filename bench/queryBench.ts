@@ -6,7 +6,7 @@ import { searchItems } from '../src/queries/searchItems.js';
 import { loadGet, loadGraphql, loadLoop, type LoadResult } from './load.js';
 import { compareWorkloads } from './postgraphile/check.js';
 import { preparePostGraphileSchema } from './postgraphile/setup.js';
-import { makeWorkloads, type WorkloadName } from './postgraphile/queries.js';
+import { makeWorkloads, type GraphQLRequest, type WorkloadName } from './postgraphile/queries.js';
 import { freePort, startNodeProcess, type Running } from './processes.js';
 import { rawPgTenantDb } from './tenantDb.js';
 
@@ -15,6 +15,11 @@ export interface QueryFigures {
   gateway: LoadResult;
   postgraphile: LoadResult;
   rawPg: LoadResult;
+  /**
+   * Search only: one request at a time, so p50 is the time of one search rather than of a queue behind 32
+   * connections on two cores; through the gateway without and with the count, and the raw statements.
+   */
+  alone?: { gateway: LoadResult; gatewayWithCount: LoadResult; rawPg: LoadResult };
 }
 
 /**
@@ -82,6 +87,25 @@ function rawWork(name: WorkloadName, author: string, term: string): (db: TenantD
   }
 }
 
+/** The search workload with one connection: the latency of a single search, which the search goal is about. */
+async function searchAlone(
+  gatewayUrl: string,
+  work: GraphQLRequest,
+  rawOnce: () => Promise<void>,
+  shape: LoadShape,
+): Promise<NonNullable<QueryFigures['alone']>> {
+  const one = { connections: 1, seconds: shape.seconds };
+  const warm = { connections: 1, seconds: shape.warmupSeconds };
+  const withCount = { ...work, query: work.query.replace(/search\(([^)]*)\) \{/, 'search($1) {\n      totalCount totalCountIsEstimate') };
+  if (withCount.query === work.query) throw new Error('the search workload no longer has the shape the count variant extends');
+  await loadGraphql(gatewayUrl, work, warm);
+  const gateway = await loadGraphql(gatewayUrl, work, one);
+  const gatewayWithCount = await loadGraphql(gatewayUrl, withCount, one);
+  await loadLoop(rawOnce, { workers: 1, seconds: shape.warmupSeconds });
+  const rawPg = await loadLoop(rawOnce, { workers: 1, seconds: shape.seconds });
+  return { gateway, gatewayWithCount, rawPg };
+}
+
 /** Gateway vs PostGraphile vs a raw pg loop on the same tenant schema, one workload after the other. */
 export async function benchQueries(
   databaseUrl: string,
@@ -135,6 +159,14 @@ export async function benchQueries(
       process.stderr.write(
         `[bench] ${name}: gateway ${g.requestsPerSecond.toFixed(0)} req/s p50 ${g.p50Ms} ms; postgraphile ${p.requestsPerSecond.toFixed(0)} req/s p50 ${p.p50Ms} ms; raw pg ${r.requestsPerSecond.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms\n`,
       );
+      if (name === 'search') {
+        const alone = await searchAlone(gateway.url, work.gateway, rawOnce, shape);
+        figures.at(-1)!.alone = alone;
+        process.stderr.write(
+          `[bench] search, one request at a time: gateway p50 ${alone.gateway.p50Ms} ms (${alone.gateway.requestsPerSecond.toFixed(0)} req/s), ` +
+            `with totalCount p50 ${alone.gatewayWithCount.p50Ms} ms; raw pg p50 ${alone.rawPg.p50Ms.toFixed(2)} ms\n`,
+        );
+      }
     }
     const warm = { connections: shape.connections, seconds: shape.warmupSeconds };
     const restUrl = `${gateway.url.replace(/\/graphql$/, '')}/items?limit=50&source_id=${encodeURIComponent(sourceId)}`;

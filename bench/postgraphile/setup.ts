@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { RANKED_MATCHES } from '../../src/queries/searchItems.js';
 
 /**
  * Schema holding the objects PostGraphile needs besides the tenant tables. Kept apart so the tenant schema stays
@@ -22,20 +23,25 @@ function tsqueryTextSql(arg: string): string {
 
 function searchFunctionDdl(schema: string, helper: string): string {
   const videos = `${pg.escapeIdentifier(schema)}.videos`;
+  const tsquery = `to_tsquery('simple', ${tsqueryTextSql('search_videos.q')})`;
   // Plain LANGUAGE sql, STABLE, not STRICT, no SET clause, not SECURITY DEFINER: what PostgreSQL requires to
   // inline a set-returning function. Inlined, PostGraphile's LIMIT meets this ORDER BY in one plan (a top-N
   // sort), as in the gateway's single statement, instead of every match being materialised first.
+  // The gateway's ranking rule: the newest RANKED_MATCHES matches, ranked, ties newest first. The workload reads
+  // the first page, which lies in that window; the matches after it (newest first) are left out here.
   return `
     CREATE OR REPLACE FUNCTION ${pg.escapeIdentifier(helper)}.search_videos(source_id text, q text)
     RETURNS SETOF ${videos}
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $body$
-      SELECT v.*
-        FROM ${videos} AS v,
-             to_tsquery('simple', ${tsqueryTextSql('search_videos.q')}) AS tq(query)
-       WHERE v.source_id = search_videos.source_id
-         AND v.search_tsv @@ tq.query
-       ORDER BY -ts_rank(v.search_tsv, tq.query), v.id
+      SELECT w.*
+        FROM (SELECT v.*
+                FROM ${videos} AS v
+               WHERE v.source_id = search_videos.source_id
+                 AND v.search_tsv @@ ${tsquery}
+               ORDER BY v.updated_at DESC, v.id
+               LIMIT ${RANKED_MATCHES}) AS w
+       ORDER BY ts_rank(w.search_tsv, ${tsquery}) DESC, w.updated_at DESC, w.id
     $body$`;
 }
 

@@ -4,7 +4,7 @@ import type { Item } from '../queries/itemRows.js';
 import type { BoundSource } from '../graphql/operationSources.js';
 import { ITEM_ORDERS, countItems, listItemsWithMeta, wantedTags, type ItemFilter } from '../queries/listItems.js';
 import { emptyMeta, type ItemMeta } from '../queries/itemMeta.js';
-import { searchItems, type SearchMode, type SearchPage } from '../queries/searchItems.js';
+import { RANKED_MATCHES, searchItems, type SearchCount, type SearchMode, type SearchPage } from '../queries/searchItems.js';
 import { builder } from './builder.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize, pageCost, selectsNodeField } from './paging.js';
 import { SourceScopeRef } from './source.js';
@@ -81,6 +81,11 @@ export const ItemFilterRef = builder.inputType('ItemFilter', {
     hasNotes: t.boolean(),
   }),
 });
+
+/** What the search field hands its connection fields: the count runs once, when one of them is asked for. */
+interface SearchConnectionCount {
+  count: () => Promise<SearchCount>;
+}
 
 const SearchModeRef = builder.enumType('SearchMode', {
   values: ['FULL_TEXT', 'SUBSTRING', 'BOOKMARKED_FIRST'] as const satisfies readonly SearchMode[],
@@ -164,7 +169,11 @@ builder.objectFields(SourceScopeRef, (t) => ({
   search: t.connection(
     {
       type: ItemRef,
-      description: 'Ranked full text with a substring fallback; an empty query lists bookmarked items first.',
+      description:
+        `Full text over caption, author handle and author name (each word a prefix, all required): the newest ${RANKED_MATCHES} ` +
+        'matches (the RECENT order of items) ranked by relevance, ties newest first, then every other match newest first. ' +
+        'When the full text finds nothing, a case-insensitive substring match, newest first; an empty query lists ' +
+        'bookmarked items first.',
       args: { query: t.arg.string({ required: true }) },
       complexity: pageCost,
       resolve: async (scope, args) => {
@@ -178,13 +187,26 @@ builder.objectFields(SourceScopeRef, (t) => ({
             return scoped(scope, found.page.items);
           },
         );
-        return { ...connection, totalCount: found.page?.totalCount ?? 0, mode: found.page?.mode ?? 'SUBSTRING' };
+        const page = found.page!;
+        return { ...connection, mode: page.mode, count: page.count };
       },
     },
     {
       name: 'SearchConnection',
       fields: (c) => ({
-        totalCount: c.int({ resolve: (connection) => (connection as unknown as { totalCount: number }).totalCount }),
+        totalCount: c.int({
+          description:
+            'Every match, counted only when asked for. Exact, except for a full-text search in PostgreSQL past the ranked ' +
+            'matches, which may be an estimate (see totalCountIsEstimate).',
+          resolve: async (connection) => (await (connection as unknown as SearchConnectionCount).count()).totalCount,
+        }),
+        totalCountIsEstimate: c.boolean({
+          description:
+            `True when totalCount is PostgreSQL's estimate (from its statistics, no match read): a full-text search with ` +
+            `${RANKED_MATCHES} matches or more whose page does not end at the last match, where an exact count would read ` +
+            'every match. An estimate never contradicts the page: it is counted exactly instead.',
+          resolve: async (connection) => (await (connection as unknown as SearchConnectionCount).count()).isEstimate,
+        }),
         mode: c.field({
           type: SearchModeRef,
           resolve: (connection) => (connection as unknown as { mode: SearchMode }).mode,
