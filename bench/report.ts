@@ -4,7 +4,7 @@ import type { OperationsFigures, Timed } from './operationsBench.js';
 import type { LoadResult } from './load.js';
 import type { LoadShape, QueryFigures, RestFigures } from './queryBench.js';
 import type { SourcesFigures } from './sourcesBench.js';
-import type { SqliteFigures } from './sqliteBench.js';
+import type { SqliteFigures, SqliteImportRun } from './sqliteBench.js';
 import type { NotesFigures } from './notesBench.js';
 import type { PlanCheck } from './explainBench.js';
 
@@ -122,8 +122,34 @@ export function report(results: Results): string {
 
   if (results.sqlite) {
     const s = results.sqlite;
-    out.push(`### SQLITE mode (${n(s.videos)} videos; import ${(s.importMs / 1000).toFixed(1)} s)`, '', `- gateway: ${load(s.gateway)}`, `- direct better-sqlite3 (same statements, one loop): ${load(s.direct)}`);
-    out.push(`- gateway ÷ direct req/s: ${x(s.gateway.requestsPerSecond / s.direct.requestsPerSecond)}; p50 ratio ${x(s.gateway.p50Ms / s.direct.p50Ms)}`, '');
+    const run = (name: string, r: SqliteImportRun) =>
+      `| ${name} | ${seconds(r.ms)} | ${n(r.rowsPerSecond)} | ${mb(r.peakRssBytes)} | ${n(r.inserted)} / ${n(r.updated)} / ${n(r.skipped)} |`;
+    out.push(
+      `### SQLITE mode (${n(s.videos)} videos)`,
+      '',
+      'Each import is one process, spawn to exit; rows/s counts the consolidated file\'s rows. sqlite3 runs right after the first import.',
+      '',
+      '| import | time | rows/s | peak RSS | inserted / updated / skipped |',
+      '|---|---|---|---|---|',
+      run('`sx-gateway import`, new file', s.first),
+      'missing' in s.cliImport
+        ? `| sqlite3 \`.import --csv\` into an unindexed table | not run: ${s.cliImport.missing} | | | |`
+        : `| sqlite3 \`.import --csv\` into an unindexed table | ${seconds(s.cliImport.ms)} | ${n(s.cliImport.rowsPerSecond)} | | |`,
+      run('`sx-gateway import` again, same files', s.reimport),
+      '',
+      `- gateway: ${load(s.gateway)}`,
+      `- direct better-sqlite3 (same statements, one loop): ${load(s.direct)}`,
+      `- gateway ÷ direct req/s: ${x(s.gateway.requestsPerSecond / s.direct.requestsPerSecond)}; p50 ratio ${x(s.gateway.p50Ms / s.direct.p50Ms)}`,
+      '',
+    );
+    if ('missing' in s.cliImport) {
+      goals.push({ name: `SQLite import of ${n(s.videos)} rows vs sqlite3 .import`, value: `not measured (${s.cliImport.missing})`, met: false });
+    } else {
+      const ratio = s.first.rowsPerSecond / s.cliImport.rowsPerSecond;
+      goal(`SQLite import of ${n(s.videos)} rows vs sqlite3 .import`, ratio, '≥ 0.25×', ratio >= 0.25);
+    }
+    const peak = Math.max(s.first.peakRssBytes, s.reimport.peakRssBytes);
+    goals.push({ name: `SQLite import peak RSS at ${n(s.videos)} rows`, value: `${mb(peak)} (goal ≤ 300 MB)`, met: peak <= 300 * 2 ** 20 });
   }
 
   if (results.notes) {

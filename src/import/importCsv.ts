@@ -10,6 +10,7 @@ import {
   stageRows,
   type ImportCounts,
 } from '../queries/importMerge.js';
+import { mergeStagedSqlite } from '../queries/importMergeSqlite.js';
 import { readCsvRecords, type CsvRecord } from './csvRecords.js';
 import { REQUIRED_COLUMNS, authorRow, bookmarkRow, consolidatedRow } from './csvFields.js';
 
@@ -116,7 +117,9 @@ export async function importCsv(store: Store, sourceId: string, files: ImportFil
         return consolidatedTuple(row);
       },
       consolidated, onProgress, true));
-    const counts = await runAtomically(() => mergeStaged(db, new Date().toISOString()));
+    // The same rules and counts in both stores; SQLite's statements are shaped for its planner and its search index.
+    const merge = db.dialect === 'sqlite' ? mergeStagedSqlite : mergeStaged;
+    const counts = await runAtomically(() => merge(db, new Date().toISOString()));
     onProgress?.({ file: 'merge', rows: consolidated.rows, bytes: 0 });
     return {
       sourceId,

@@ -24,15 +24,17 @@ export async function createStaging(db: TenantDb): Promise<void> {
   const key = keyText(db.dialect);
   // JSON stays text while staged: only the rows that reach the raw tables pay for parsing it.
   const json = raw('text');
+  // In SQLite the file order is the rowid: the merge finds a staged row by seq without an index of its own.
+  const seq = raw(db.dialect === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'integer NOT NULL');
   for (const table of STAGING) await db.run(sql`DROP TABLE IF EXISTS ${raw(table)}`);
   await db.run(tempTable(db.dialect, 'stage_consolidated', sql`(
-    seq integer NOT NULL, video_id ${key}, author_id ${key}, author_unique_id ${key}, author_name text,
+    seq ${seq}, video_id ${key}, author_id ${key}, author_unique_id ${key}, author_name text,
     caption text, platform text, csv_row_hash text, video_path text, cover_path text, row_json ${json})`));
   await db.run(tempTable(db.dialect, 'stage_authors', sql`(
-    seq integer NOT NULL, author_id ${key}, author_unique_id ${key}, author_name text, followers bigint, hearts bigint,
+    seq ${seq}, author_id ${key}, author_unique_id ${key}, author_name text, followers bigint, hearts bigint,
     videos_count bigint, signature text, is_private integer, row_json ${json})`));
   await db.run(tempTable(db.dialect, 'stage_bookmarks', sql`(
-    seq integer NOT NULL, video_id ${key}, bookmark_timestamp text, row_json ${json})`));
+    seq ${seq}, video_id ${key}, bookmark_timestamp text, row_json ${json})`));
 }
 
 /** The staged tables and their columns, in the order rows are handed to `stageRows`. */
@@ -73,23 +75,57 @@ export async function stageRows(db: TenantDb, table: StagedTable, batches: Async
 }
 
 /** The fields whose change makes a row "updated"; the original compared exactly these. */
-const COMPARED = ['csv_row_hash', 'bookmarked', 'bookmark_timestamp', 'followers', 'hearts', 'videos_count', 'signature', 'is_private'];
+export const COMPARED = ['csv_row_hash', 'bookmarked', 'bookmark_timestamp', 'followers', 'hearts', 'videos_count', 'signature', 'is_private'];
 
-const VIDEO_COLUMNS = [
+/** The columns of `videos` an import writes (besides source_id, id and updated_at). */
+export const VIDEO_COLUMNS = [
   'platform', 'author_id', 'author_unique_id', 'author_name', 'followers', 'hearts', 'videos_count', 'signature',
   'is_private', 'caption', 'bookmarked', 'bookmark_timestamp', 'video_path', 'cover_path', 'csv_row_hash',
 ];
 
-function unchangedAgainst(dialect: Dialect, prefix: string): Sql {
+export function unchangedAgainst(dialect: Dialect, prefix: string): Sql {
   const parts = COMPARED.map((column) => sameValue(dialect, raw(`i.${column}`), raw(`${prefix}${column}`)));
   return raw(parts.map((p) => p.sql).join(' AND '));
+}
+
+/**
+ * A staged consolidated row `c` completed from the last row of its author `a` and of its bookmark `b` (either
+ * may be missing): the columns of stage_incoming, in this order.
+ */
+export const INCOMING_COLUMNS = raw(`c.seq, c.video_id AS id, c.platform, c.author_id,
+           coalesce(a.author_unique_id, c.author_unique_id) AS author_unique_id,
+           coalesce(a.author_name, c.author_name) AS author_name,
+           a.followers, a.hearts, a.videos_count, a.signature, a.is_private, c.caption,
+           CASE WHEN b.video_id IS NULL THEN 0 ELSE 1 END AS bookmarked,
+           b.bookmark_timestamp,
+           coalesce(c.video_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/videos/' || c.video_id || '.mp4'
+                                       WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/videos/' || c.video_id || '.mp4'
+                                       ELSE 'Following/videos/' || c.video_id || '.mp4' END) AS video_path,
+           coalesce(c.cover_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/covers/' || c.video_id || '.jpg'
+                                       WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/covers/' || c.video_id || '.jpg'
+                                       ELSE 'Following/covers/' || c.video_id || '.jpg' END) AS cover_path,
+           c.csv_row_hash`);
+
+/** `lag(column) OVER w AS prev_column` for each compared field: what the row before in the same id held. */
+export const PREVIOUS_VALUES = raw(COMPARED.map((column) => `lag(${column}) OVER w AS prev_${column}`).join(', '));
+
+/**
+ * The row-by-row verdict of a row `i` of stage_incoming carrying its window (prev_seq and the prev_ values), with
+ * `v` the stored row of its id (all NULL when there is none).
+ */
+export function outcomeOf(dialect: Dialect): Sql {
+  return sql`CASE WHEN i.prev_seq IS NULL AND v.id IS NULL THEN 'inserted'
+                        WHEN i.prev_seq IS NOT NULL AND ${unchangedAgainst(dialect, 'i.prev_')} THEN 'skipped'
+                        WHEN i.prev_seq IS NULL AND ${unchangedAgainst(dialect, 'v.')} THEN 'skipped'
+                        ELSE 'updated' END`;
 }
 
 /**
  * Set-wise merge of the staged files into the source's tables, with the original importer's counts:
  * rows are judged in file order, each against the row before it with the same id (or the stored row for the
  * first one), exactly as a row-by-row import would; the last row of an id is the one that is kept.
- * User meta is never written here.
+ * User meta is never written here. PostgreSQL runs these statements; SQLite runs `mergeStagedSqlite`
+ * (importMergeSqlite.ts), the same rules in statements shaped for SQLite.
  */
 export async function mergeStaged(db: TenantDb, importedAt: string): Promise<ImportCounts> {
   const { dialect, sourceId } = db;
@@ -106,37 +142,21 @@ export async function mergeStaged(db: TenantDb, importedAt: string): Promise<Imp
       SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS rn
                        FROM stage_bookmarks s WHERE video_id IS NOT NULL) x WHERE rn = 1
     )
-    SELECT c.seq, c.video_id AS id, c.platform, c.author_id,
-           coalesce(a.author_unique_id, c.author_unique_id) AS author_unique_id,
-           coalesce(a.author_name, c.author_name) AS author_name,
-           a.followers, a.hearts, a.videos_count, a.signature, a.is_private, c.caption,
-           CASE WHEN b.video_id IS NULL THEN 0 ELSE 1 END AS bookmarked,
-           b.bookmark_timestamp,
-           coalesce(c.video_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/videos/' || c.video_id || '.mp4'
-                                       WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/videos/' || c.video_id || '.mp4'
-                                       ELSE 'Following/videos/' || c.video_id || '.mp4' END) AS video_path,
-           coalesce(c.cover_path, CASE WHEN b.video_id IS NOT NULL THEN 'Favorites/covers/' || c.video_id || '.jpg'
-                                       WHEN c.author_id IS NOT NULL THEN 'Following/' || c.author_id || '/covers/' || c.video_id || '.jpg'
-                                       ELSE 'Following/covers/' || c.video_id || '.jpg' END) AS cover_path,
-           c.csv_row_hash
+    SELECT ${INCOMING_COLUMNS}
       FROM stage_consolidated c
       LEFT JOIN a ON a.author_id = c.author_id
       LEFT JOIN b ON b.video_id = c.video_id
      WHERE c.video_id IS NOT NULL`));
 
-  const previous = COMPARED.map((column) => `lag(${column}) OVER w AS prev_${column}`).join(', ');
   // outcome: the row-by-row verdict; is_last: the row of its id that is kept; write_row: is_last, and some row
   // of the id changed something (an id whose rows were all skipped is not written at all).
   await db.run(tempTableAs(dialect, 'stage_classified', sql`
     SELECT j.*, CASE WHEN j.is_last = 1 AND max(CASE WHEN j.outcome <> 'skipped' THEN 1 ELSE 0 END) OVER (PARTITION BY j.id) = 1
                      THEN 1 ELSE 0 END AS write_row
       FROM (SELECT i.*,
-                   CASE WHEN i.prev_seq IS NULL AND v.id IS NULL THEN 'inserted'
-                        WHEN i.prev_seq IS NOT NULL AND ${unchangedAgainst(dialect, 'i.prev_')} THEN 'skipped'
-                        WHEN i.prev_seq IS NULL AND ${unchangedAgainst(dialect, 'v.')} THEN 'skipped'
-                        ELSE 'updated' END AS outcome,
+                   ${outcomeOf(dialect)} AS outcome,
                    CASE WHEN i.next_seq IS NULL THEN 1 ELSE 0 END AS is_last
-              FROM (SELECT s.*, lag(seq) OVER w AS prev_seq, lead(seq) OVER w AS next_seq, ${raw(previous)}
+              FROM (SELECT s.*, lag(seq) OVER w AS prev_seq, lead(seq) OVER w AS next_seq, ${PREVIOUS_VALUES}
                       FROM stage_incoming s
                     WINDOW w AS (PARTITION BY id ORDER BY seq)) i
               LEFT JOIN videos v ON v.source_id = ${sourceId} AND v.id = i.id) j`));
@@ -204,7 +224,7 @@ async function withIndexesRebuiltIfBulk(db: TenantDb, tables: string[], newRows:
 }
 
 /** Keeps the last staged row per key; an unchanged row keeps its imported_at, so a re-import writes nothing. */
-async function upsertLatestRaw(
+export async function upsertLatestRaw(
   db: TenantDb,
   table: 'csv_authors_raw' | 'csv_bookmarks_raw',
   key: 'author_id' | 'video_id',
