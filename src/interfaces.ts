@@ -22,6 +22,12 @@ export interface TenantDb {
   readonly dialect: Dialect;
   readonly sourceId: string;
   readonly schemaName: string | null;
+  /**
+   * The migration version of the source's schema, as the registry recorded it: a schema behind the latest still
+   * serves, so a statement on a table a later migration added asks first. Absent where the layout is always the
+   * latest (SQLite applies its whole layout at every start).
+   */
+  readonly layoutVersion?: number | null;
   all<Row = Record<string, unknown>>(query: Sql): Promise<Row[]>;
   one<Row = Record<string, unknown>>(query: Sql): Promise<Row | undefined>;
   /** Returns the number of rows the statement changed. */

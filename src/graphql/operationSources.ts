@@ -14,29 +14,32 @@ import { assertProfileMatches, assertSourceId } from '../sources/sourceId.js';
  * Loaders live here, not on the context, so a batch never mixes two sources of the same operation.
  */
 export class BoundSource {
-  readonly item: DataLoader<string, Item | null>;
-  readonly meta: DataLoader<string, ItemMeta>;
-  readonly note: DataLoader<string, NoteRow | null>;
-  readonly raw: DataLoader<Item, ItemRaw, string>;
-  /**
-   * Renders the original would cache, stored in one write transaction per batch (a page of notes is one
-   * statement, not one per item). The operation's own transaction is READ ONLY: a write takes a binding of its own.
-   */
-  readonly storedRenders: DataLoader<{ videoId: string; markdown: string; force: boolean }, number, string>;
   /** The source's media settings over the gateway's defaults. */
   readonly media: MediaSettings;
+  // Each loader is made when first used: most operations use one or none of them.
+  private itemLoader?: DataLoader<string, Item | null>;
+  private metaLoader?: DataLoader<string, ItemMeta>;
+  private noteLoader?: DataLoader<string, NoteRow | null>;
+  private rawLoader?: DataLoader<Item, ItemRaw, string>;
+  private renderLoader?: DataLoader<{ videoId: string; markdown: string; force: boolean }, number, string>;
 
   constructor(
     readonly source: SourceRecord,
     private readonly session: TenantBinding,
-    store: Store,
+    private readonly store: Store,
     mediaDefaults: StoredMediaSettings,
   ) {
-    const db = session.db;
     this.media = effectiveMediaSettings(source.media, mediaDefaults);
-    this.storedRenders = new DataLoader(
+  }
+
+  /**
+   * Renders the original would cache, stored in one write transaction per batch (a page of notes is one
+   * statement, not one per item). The operation's own binding reads only: a write takes a binding of its own.
+   */
+  get storedRenders(): DataLoader<{ videoId: string; markdown: string; force: boolean }, number, string> {
+    this.renderLoader ??= new DataLoader(
       async (renders) => {
-        const written = await store.withTenant(source.id, async (writer) => {
+        const written = await this.store.withTenant(this.source.id, async (writer) => {
           const forced = renders.filter((render) => render.force);
           const unforced = renders.filter((render) => !render.force);
           return (await storeRenderedNotes(writer, forced, true)) + (await storeRenderedNotes(writer, unforced, false));
@@ -50,25 +53,42 @@ export class BoundSource {
         batchScheduleFn: (dispatch) => setTimeout(dispatch, 2),
       },
     );
-    this.item = new DataLoader(async (ids) => {
-      const found = await itemsByIds(db, ids);
+    return this.renderLoader;
+  }
+
+  get item(): DataLoader<string, Item | null> {
+    this.itemLoader ??= new DataLoader(async (ids) => {
+      const found = await itemsByIds(this.db, ids);
       return ids.map((id) => found.get(id) ?? null);
     });
-    this.meta = new DataLoader(async (ids) => {
-      const found = await metaByVideoIds(db, ids);
+    return this.itemLoader;
+  }
+
+  get meta(): DataLoader<string, ItemMeta> {
+    this.metaLoader ??= new DataLoader(async (ids) => {
+      const found = await metaByVideoIds(this.db, ids);
       return ids.map((id) => found.get(id) ?? emptyMeta(id));
     });
-    this.note = new DataLoader(async (ids) => {
-      const found = await notesByVideoIds(db, ids);
+    return this.metaLoader;
+  }
+
+  get note(): DataLoader<string, NoteRow | null> {
+    this.noteLoader ??= new DataLoader(async (ids) => {
+      const found = await notesByVideoIds(this.db, ids);
       return ids.map((id) => found.get(id) ?? null);
     });
-    this.raw = new DataLoader(
+    return this.noteLoader;
+  }
+
+  get raw(): DataLoader<Item, ItemRaw, string> {
+    this.rawLoader ??= new DataLoader(
       async (items) => {
-        const found = await rawByVideoIds(db, items);
+        const found = await rawByVideoIds(this.db, items);
         return items.map((item) => found.get(item.id)!);
       },
       { cacheKeyFn: (item) => item.id },
     );
+    return this.rawLoader;
   }
 
   get db(): TenantDb {
@@ -119,6 +139,8 @@ export class OperationSources {
 
   /** Ends every binding: commit when the operation succeeded, roll back otherwise. Never throws. */
   async finishAll(ok: boolean): Promise<void> {
+    // Called again by the response hook as a backstop: usually nothing is left by then.
+    if (this.scopes.size === 0) return;
     const scopes = [...this.scopes.values()];
     this.scopes.clear();
     await Promise.all(

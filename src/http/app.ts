@@ -13,6 +13,7 @@ import { httpMetrics } from '../observability/httpMetrics.js';
 import { writeRequestLog } from '../observability/requestLog.js';
 import { version } from '../packageVersion.js';
 import { ServerDrain } from './gracefulShutdown.js';
+import { GraphqlJsonPost, takesBufferedJson } from './graphqlPost.js';
 import { hasNul } from './nulCharacterGuard.js';
 import { registerRestRoutes } from './rest/index.js';
 import { startRestRequest, stampHeaders, type RestDeps } from './rest/restContext.js';
@@ -78,6 +79,7 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
 
   const metrics = config.metrics ? defaultMetrics(store, config) : null;
   const yoga = createGatewayYoga(store, config, logger, metrics);
+  const jsonPost = new GraphqlJsonPost(yoga);
   const restMetrics = metrics ? httpMetrics(metrics.registry) : null;
   const backend = store.backendContext(null).backend;
   const deps: RestDeps = { store, config, logger };
@@ -182,7 +184,8 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
       reply.hijack();
       // Headers set by the hooks above (CORS) would otherwise be lost: Yoga writes the response itself.
       for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
-      await yoga.requestListener(request.raw, reply.raw);
+      if (takesBufferedJson(request.raw, config.limits)) await jsonPost.serve(request.raw, reply.raw);
+      else await yoga.requestListener(request.raw, reply.raw);
     };
     for (const url of YOGA_PATHS) {
       yogaScope.route({

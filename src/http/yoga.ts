@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import { ERROR_CODES } from '../errors.js';
@@ -23,15 +23,16 @@ type ServerContext = { req: IncomingMessage; res: ServerResponse };
  * and the pooled clients go back to the pool whatever happened.
  */
 function releaseBindings(): Plugin<GatewayContext> {
+  // One hook object for every operation, rather than a closure made per operation.
+  const done = {
+    onExecuteDone: async ({ args, result }: { args: { contextValue: unknown }; result: unknown }) => {
+      const ok = !(typeof result === 'object' && result !== null && 'errors' in result && (result as { errors?: unknown[] }).errors?.length);
+      await (args.contextValue as GatewayContext).sources.finishAll(ok);
+    },
+  };
   return {
-    onExecute({ args }) {
-      const context = args.contextValue as GatewayContext;
-      return {
-        onExecuteDone: async ({ result }) => {
-          const ok = !('errors' in result && result.errors && result.errors.length > 0);
-          await context.sources.finishAll(ok);
-        },
-      };
+    onExecute() {
+      return done;
     },
   };
 }
@@ -43,24 +44,24 @@ function releaseBindings(): Plugin<GatewayContext> {
 function codeVariableErrors(): Plugin {
   const isVariableError = (error: GraphQLError) =>
     error.extensions?.code === undefined && error.path === undefined && /^Variable "\$/.test(error.message);
+  const coded = (error: GraphQLError) =>
+    isVariableError(error)
+      ? new GraphQLError(error.message, {
+          nodes: error.nodes,
+          extensions: { ...error.extensions, code: 'BAD_USER_INPUT', http: { status: ERROR_CODES.BAD_USER_INPUT } },
+        })
+      : error;
+  // One hook object for every operation, rather than a closure made per operation.
+  const done = {
+    onExecuteDone({ result, setResult }: { result: unknown; setResult: (result: ExecutionResult) => void }) {
+      const executed = result as ExecutionResult;
+      if (!executed || typeof executed !== 'object' || !executed.errors?.some(isVariableError)) return;
+      setResult({ ...executed, errors: executed.errors.map(coded) });
+    },
+  };
   return {
     onExecute() {
-      return {
-        onExecuteDone({ result, setResult }) {
-          if (!('errors' in result) || !result.errors?.some(isVariableError)) return;
-          setResult({
-            ...result,
-            errors: result.errors.map((error) =>
-              isVariableError(error)
-                ? new GraphQLError(error.message, {
-                    nodes: error.nodes,
-                    extensions: { ...error.extensions, code: 'BAD_USER_INPUT', http: { status: ERROR_CODES.BAD_USER_INPUT } },
-                  })
-                : error,
-            ),
-          });
-        },
-      };
+      return done;
     },
   };
 }

@@ -79,8 +79,8 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 
 // Where the scanner is inside a record.
-const FIELD_START = 0;
-const UNQUOTED = 1;
+export const FIELD_START = 0;
+export const UNQUOTED = 1;
 const QUOTED = 2;
 /** Inside a quoted field, just after a quote: it closes the field, or escapes a second quote. */
 const AFTER_QUOTE = 3;
@@ -88,7 +88,7 @@ const AFTER_QUOTE = 3;
 // The record separator, decided like csv-parse does: by the first CR or LF outside a quoted field.
 const UNKNOWN_BREAK = 0;
 const CRLF_BREAK = 1;
-const LF_BREAK = 2;
+export const LF_BREAK = 2;
 const CR_BREAK = 3;
 
 /**
@@ -118,24 +118,27 @@ export class CsvCheck extends Transform {
   private headerParts: Buffer[] = [];
 
   /** File offset of the first byte of the chunk being scanned (after a scan: of the next chunk). */
-  private offset = 0;
-  private state = FIELD_START;
-  private recordBreak = UNKNOWN_BREAK;
+  protected offset = 0;
+  protected state = FIELD_START;
+  protected recordBreak = UNKNOWN_BREAK;
   private line = 1;
-  private column = 1;
+  protected column = 1;
   /** The previous byte was a CR: an LF now ends no further line. */
   private afterCr = false;
   /** A CR outside quotes ended the previous chunk; the next byte tells whether it starts a CRLF. */
-  private crPendingAt: number | null = null;
-  private recordStart = 0;
-  private recordLine = 1;
-  private fieldStart = 0;
+  protected crPendingAt: number | null = null;
+  protected recordStart = 0;
+  protected recordLine = 1;
+  protected fieldStart = 0;
   private fieldLine = 1;
   /** File offset of the first content byte that would break a size limit in the current field. */
   private limitAt = MAX_FIELD_BYTES;
-  private headerFields: number | null = null;
-  private headerLine = 1;
-  private rows = 0;
+  protected headerFields: number | null = null;
+  protected headerLine = 1;
+  /** Rows (records after the header, empty lines not counted) read so far. */
+  protected rows = 0;
+  /** Whether fieldEnded, lineBreakInField and lineBreakInQuotes are called (a call per field). */
+  protected watchFields = false;
 
   constructor(options: CsvCheckOptions) {
     super();
@@ -161,8 +164,12 @@ export class CsvCheck extends Transform {
       from = this.recordStart;
     }
     const error = this.check(chunk, from);
-    if (error) done(error);
-    else done(null, chunk);
+    if (error) {
+      done(error);
+      return;
+    }
+    this.passOn(chunk);
+    done();
   }
 
   override _flush(done: TransformCallback): void {
@@ -174,10 +181,38 @@ export class CsvCheck extends Transform {
         done(error);
         return;
       }
-      this.push(chunk);
+      this.passOn(chunk);
     }
-    done(this.finish() ?? null);
+    const error = this.finish();
+    if (error) {
+      done(error);
+      return;
+    }
+    this.ended();
+    done();
   }
+
+  // What a subclass that rewrites the bytes hooks into; by default the checked bytes go on as they came.
+
+  /** A chunk is about to be scanned; its first byte is at file offset `base`. */
+  protected scanning(_chunk: Buffer, _base: number): void {}
+  /** The chunk passed the check. */
+  protected passOn(chunk: Buffer): void {
+    this.push(chunk);
+  }
+  /** The whole file passed the check (after the last passOn). */
+  protected ended(): void {}
+  /** With watchFields: the field in `state` ends at file offset `at` (a comma or the record's end). */
+  protected fieldEnded(_at: number): void {}
+  /** With watchFields: a line break at file offset `at` that is content of an unquoted field. */
+  protected lineBreakInField(_at: number): void {}
+  /** With watchFields: a CR or LF (the byte) inside a quoted field. */
+  protected lineBreakInQuotes(_byte: number): void {}
+  /**
+   * A record ended: its separator spans file offsets [endAt, nextStart); `column` is its field count, `recordLine`
+   * its first line. Empty lines are records of kind 'empty'.
+   */
+  protected recordEnded(_kind: 'header' | 'row' | 'empty', _endAt: number, _nextStart: number): void {}
 
   private fail(code: CsvErrorCode, at: CsvPosition, what: string): GatewayError {
     return csvError(this.options.label, this.header, code, at, what);
@@ -202,6 +237,7 @@ export class CsvCheck extends Transform {
   /** Scans one chunk from byte `from` (past a byte order mark); returns the first problem in it. */
   private check(chunk: Buffer, from: number): GatewayError | undefined {
     const base = this.offset;
+    this.scanning(chunk, base);
     let invalidAt: number | null = null;
     try {
       this.decoder.decode(chunk, { stream: true });
@@ -253,7 +289,10 @@ export class CsvCheck extends Transform {
       if (this.state === QUOTED) {
         if (at >= this.limitAt) return this.tooLarge(at);
         if (c === QUOTE) this.state = AFTER_QUOTE;
-        else if (c === CR || (c === LF && !previousCr)) this.line += 1;
+        else if (c === CR || c === LF) {
+          if (c === CR || !previousCr) this.line += 1;
+          if (this.watchFields) this.lineBreakInQuotes(c);
+        }
         continue;
       }
       let error: GatewayError | undefined;
@@ -264,6 +303,7 @@ export class CsvCheck extends Transform {
         this.state = QUOTED;
       } else if (c === COMMA) {
         if (at >= this.recordStart + MAX_RECORD_BYTES) return this.tooLarge(at);
+        if (this.watchFields) this.fieldEnded(at);
         this.column += 1;
         if (this.headerFields !== null && this.column > this.headerFields) {
           return this.fail('CSV_COLUMN_COUNT', this.here(), `the row has more fields than the header's ${this.headerFields} columns`);
@@ -311,6 +351,7 @@ export class CsvCheck extends Transform {
     else if (this.state === AFTER_QUOTE) {
       return this.fail('CSV_MALFORMED', { line: this.line - (lineBreak ? 1 : 0), column: this.column }, TEXT_AFTER_QUOTE);
     }
+    if (lineBreak && this.watchFields) this.lineBreakInField(at);
     return undefined;
   }
 
@@ -349,15 +390,18 @@ export class CsvCheck extends Transform {
    */
   private endRecord(chunk: Buffer, base: number, endAt: number, nextStart: number): GatewayError | undefined {
     const empty = this.column === 1 && endAt === this.recordStart;
-    if (!empty) {
-      if (this.headerFields === null) {
-        const inChunk = chunk.subarray(Math.max(0, this.recordStart - base), Math.max(0, endAt - base));
-        const bytes = Buffer.concat([...this.headerParts, inChunk]).subarray(0, endAt - this.recordStart);
-        const error = this.readHeader(bytes);
-        if (error) return error;
-      } else {
-        this.rows += 1;
-      }
+    if (this.watchFields) this.fieldEnded(endAt);
+    if (empty) {
+      this.recordEnded('empty', endAt, nextStart);
+    } else if (this.headerFields === null) {
+      const inChunk = chunk.subarray(Math.max(0, this.recordStart - base), Math.max(0, endAt - base));
+      const bytes = Buffer.concat([...this.headerParts, inChunk]).subarray(0, endAt - this.recordStart);
+      const error = this.readHeader(bytes);
+      if (error) return error;
+      this.recordEnded('header', endAt, nextStart);
+    } else {
+      this.rows += 1;
+      this.recordEnded('row', endAt, nextStart);
     }
     this.headerParts = [];
     this.state = FIELD_START;

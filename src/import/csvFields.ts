@@ -1,7 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { CsvRecord } from './csvRecords.js';
+import { FIELD_RULES, compileRowRules, countValue, flagValue, rowHashOf, type FileKind, type RowValues } from './fieldRules.js';
 
-/** Rows as staged: the original importer's column rules, applied once, before any SQL. */
+/**
+ * Rows as staged, for callers that build them one record at a time. The values come from the rules in
+ * fieldRules.ts, the one definition the PostgreSQL import's SQL is generated from too.
+ */
 export interface ConsolidatedStageRow {
   seq: number;
   videoId: string | null;
@@ -21,9 +24,10 @@ export interface AuthorStageRow {
   authorId: string | null;
   authorUniqueId: string | null;
   authorName: string | null;
-  followers: number | null;
-  hearts: number | null;
-  videosCount: number | null;
+  /** A count past 2^53 is a bigint, so SQLite stores every digit. */
+  followers: number | bigint | null;
+  hearts: number | bigint | null;
+  videosCount: number | bigint | null;
   signature: string | null;
   isPrivate: number | null;
   rowJson: string;
@@ -37,79 +41,88 @@ export interface BookmarkStageRow {
 }
 
 export const REQUIRED_COLUMNS = {
-  consolidated: ['c_videos_id'],
-  authors: ['authors_id'],
-  bookmarks: ['bookmarks_bookmark_id'],
+  consolidated: FIELD_RULES.consolidated.required,
+  authors: FIELD_RULES.authors.required,
+  bookmarks: FIELD_RULES.bookmarks.required,
 } as const;
 
-function text(record: CsvRecord, ...columns: string[]): string | null {
-  for (const column of columns) {
-    const value = record[column]?.trim();
-    if (value) return value;
-  }
-  return null;
+/** See COUNT_PATTERN in fieldRules.ts: "12.0" → 12, "1e3" → 1000; unparsable or out of bigint range → NULL. */
+export function parseCount(value: string | null | undefined): number | bigint | null {
+  return countValue(value);
 }
 
-/** "12.0" → 12; anything that is not a finite number → NULL. */
-export function parseCount(value: string | null | undefined): number | null {
-  const trimmed = value?.trim();
-  if (!trimmed) return null;
-  const number = Number(trimmed);
-  return Number.isFinite(number) ? Math.trunc(number) : null;
-}
-
-/** 1/true/yes/y → 1, any other non-empty value → 0, empty → NULL. */
+/** 1/true/yes/y (ASCII case ignored) → 1, any other non-empty value → 0, empty → NULL. */
 export function parsePrivate(value: string | null | undefined): number | null {
-  const trimmed = value?.trim().toLowerCase();
-  if (!trimmed) return null;
-  return ['1', 'true', 'yes', 'y'].includes(trimmed) ? 1 : 0;
+  return flagValue(value);
+}
+
+/** Rules compiled per file and header, for the few headers a process sees. */
+const compiled = new Map<string, ReturnType<typeof compileRowRules>>();
+
+/** The staged values of one record by staged column name, through rules compiled once per header. */
+function stagedValues(file: FileKind, record: CsvRecord): Record<string, unknown> {
+  const header = Object.keys(record);
+  const columns = Object.keys(FIELD_RULES[file].columns);
+  const key = `${file}\u0000${header.join('\u0000')}`;
+  let rules = compiled.get(key);
+  if (!rules) {
+    if (compiled.size > 16) compiled.clear();
+    rules = compileRowRules(file, header, columns);
+    compiled.set(key, rules);
+  }
+  const values: RowValues = header.map((name) => record[name] ?? null);
+  const tuple = rules(values, 0);
+  return Object.fromEntries(columns.map((column, i) => [column, tuple[i]]));
 }
 
 /**
- * A hash that is the same for the same row in every process (the original's per-process hash never matched
- * on re-import): SHA-256 of the row as JSON with its keys sorted.
+ * A hash that is the same for the same row in every process (the original's per-process hash never matched on
+ * re-import): SHA-256 of the row as JSON, its [name, value] pairs sorted by name.
  */
 export function stableRowHash(record: CsvRecord): string {
-  const canonical = JSON.stringify(Object.keys(record).sort().map((k) => [k, record[k]]));
-  return createHash('sha256').update(canonical).digest('hex');
+  const header = Object.keys(record);
+  return rowHashOf(header)(header.map((name) => record[name] ?? null));
 }
 
 export function consolidatedRow(record: CsvRecord, seq: number): ConsolidatedStageRow {
+  const v = stagedValues('consolidated', record);
   return {
     seq,
-    videoId: text(record, 'c_videos_id'),
-    authorId: text(record, 'c_videos_authorid'),
-    authorUniqueId: text(record, 'c_authors_uniqueids'),
-    authorName: text(record, 'c_authors_nicknames'),
-    caption: text(record, 'c_texts_text_content', 'text'),
-    platform: text(record, 'platform') ?? 'TikTok',
-    csvRowHash: text(record, 'csv_row_hash', 'source.csv_row_hash') ?? stableRowHash(record),
-    videoPath: text(record, 'video_path', 'media.video'),
-    coverPath: text(record, 'cover_path', 'media.cover'),
-    rowJson: JSON.stringify(record),
+    videoId: v.video_id as string | null,
+    authorId: v.author_id as string | null,
+    authorUniqueId: v.author_unique_id as string | null,
+    authorName: v.author_name as string | null,
+    caption: v.caption as string | null,
+    platform: v.platform as string,
+    csvRowHash: v.csv_row_hash as string,
+    videoPath: v.video_path as string | null,
+    coverPath: v.cover_path as string | null,
+    rowJson: v.row_json as string,
   };
 }
 
 export function authorRow(record: CsvRecord, seq: number): AuthorStageRow {
+  const v = stagedValues('authors', record);
   return {
     seq,
-    authorId: text(record, 'authors_id'),
-    authorUniqueId: text(record, 'authors_uniqueids'),
-    authorName: text(record, 'authors_nicknames'),
-    followers: parseCount(record.authors_followercount),
-    hearts: parseCount(record.authors_heartcount),
-    videosCount: parseCount(record.authors_videocount),
-    signature: text(record, 'authors_signature'),
-    isPrivate: parsePrivate(record.authors_privateaccount),
-    rowJson: JSON.stringify(record),
+    authorId: v.author_id as string | null,
+    authorUniqueId: v.author_unique_id as string | null,
+    authorName: v.author_name as string | null,
+    followers: v.followers as number | bigint | null,
+    hearts: v.hearts as number | bigint | null,
+    videosCount: v.videos_count as number | bigint | null,
+    signature: v.signature as string | null,
+    isPrivate: v.is_private as number | null,
+    rowJson: v.row_json as string,
   };
 }
 
 export function bookmarkRow(record: CsvRecord, seq: number): BookmarkStageRow {
+  const v = stagedValues('bookmarks', record);
   return {
     seq,
-    videoId: text(record, 'bookmarks_bookmark_id'),
-    bookmarkTimestamp: text(record, 'bookmarks_timestamp'),
-    rowJson: JSON.stringify(record),
+    videoId: v.video_id as string | null,
+    bookmarkTimestamp: v.bookmark_timestamp as string | null,
+    rowJson: v.row_json as string,
   };
 }

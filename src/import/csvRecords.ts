@@ -30,10 +30,14 @@ function parserFailure(label: string, header: readonly string[] | null, error: C
 }
 
 /**
- * Streams the records of one CSV file (UTF-8, optional BOM, CRLF, LF or CR line ends), after CsvCheck has
- * checked its bytes and header. Memory stays bounded by the largest record, never the file.
+ * Streams the rows of one CSV file (UTF-8, optional BOM, CRLF, LF or CR line ends) as arrays in header order,
+ * after CsvCheck has checked its bytes and header; `onHeader` gets the header's (trimmed) names first. A missing
+ * trailing field is null. Memory stays bounded by the largest record, never the file.
  */
-export async function* readCsvRecords(input: Readable, options: CsvReadOptions): AsyncGenerator<CsvRecord> {
+export async function* readCsvRows(
+  input: Readable,
+  options: CsvReadOptions & { onHeader?: (header: readonly string[]) => void },
+): AsyncGenerator<(string | null)[]> {
   const { label } = options;
   const check = new CsvCheck(options);
   const parser = parse({
@@ -52,19 +56,19 @@ export async function* readCsvRecords(input: Readable, options: CsvReadOptions):
 
   let header: string[] | null = null;
   try {
-    for await (const record of parser as AsyncIterable<string[]>) {
+    for await (const record of parser as AsyncIterable<(string | null)[]>) {
       if (header === null) {
         // CsvCheck has validated the header (the same record) before any row reached the parser.
-        header = record.map((name) => name.trim());
+        header = (record as string[]).map((name) => name.trim());
+        options.onHeader?.(header);
         continue;
       }
       if (record.length > header.length) {
         throw csvError(label, header, 'CSV_COLUMN_COUNT', { line: parser.info.lines, column: header.length + 1 },
           `the row has more fields than the header's ${header.length} columns`);
       }
-      const row: CsvRecord = {};
-      for (let i = 0; i < header.length; i++) row[header[i]!] = i < record.length ? record[i]! : null;
-      yield row;
+      while (record.length < header.length) record.push(null);
+      yield record;
     }
   } catch (error) {
     if (error instanceof CsvError) throw parserFailure(label, header, error);
@@ -72,5 +76,15 @@ export async function* readCsvRecords(input: Readable, options: CsvReadOptions):
   } finally {
     // After a failure (here or in the consumer, a failed COPY) the rest of the file is not wanted.
     input.destroy();
+  }
+}
+
+/** The rows of readCsvRows keyed by the header's names (objects without a prototype: any name is a plain key). */
+export async function* readCsvRecords(input: Readable, options: CsvReadOptions): AsyncGenerator<CsvRecord> {
+  let header: readonly string[] = [];
+  for await (const values of readCsvRows(input, { ...options, onHeader: (names) => (header = names) })) {
+    const row: CsvRecord = Object.create(null) as CsvRecord;
+    for (let i = 0; i < header.length; i++) row[header[i]!] = values[i]!;
+    yield row;
   }
 }

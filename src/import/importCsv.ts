@@ -1,18 +1,12 @@
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import type { Store } from '../interfaces.js';
-import {
-  authorTuple,
-  bookmarkTuple,
-  consolidatedTuple,
-  createStaging,
-  mergeStaged,
-  stageRows,
-  type ImportCounts,
-} from '../queries/importMerge.js';
+import type { Store, TenantDb } from '../interfaces.js';
+import { STAGED_COLUMNS, createStaging, mergeStaged, stageRows, type ImportCounts } from '../queries/importMerge.js';
 import { mergeStagedSqlite } from '../queries/importMergeSqlite.js';
-import { readCsvRecords, type CsvRecord } from './csvRecords.js';
-import { REQUIRED_COLUMNS, authorRow, bookmarkRow, consolidatedRow } from './csvFields.js';
+import { recordItemCount } from '../queries/itemCount.js';
+import { canStageByCopy, stageByCopy } from './copyStaging.js';
+import { readCsvRows } from './csvRecords.js';
+import { FIELD_RULES, compileRowRules, type FileKind } from './fieldRules.js';
 
 export interface ImportFiles {
   consolidated: () => Readable;
@@ -37,34 +31,69 @@ export interface ImportSummary extends ImportCounts {
 // Rows per batch: below SQLite's bound-parameter limit at 11 columns, and a few hundred KB of COPY text.
 const BATCH = 500;
 
-/** The file's records as batches of staged tuples, reporting progress after each batch. */
+interface Staged {
+  rows: number;
+  /** Rows without the file's key (FileRules.key): the merge skips them. */
+  withoutKey: number;
+}
+
+/**
+ * The file's rows as batches of staged tuples, the field rules applied in Node (the TypeScript form of
+ * fieldRules.ts), reporting progress after each batch.
+ */
 async function* stagedBatches(
   open: () => Readable,
-  label: ImportProgress['file'],
-  required: readonly string[],
-  toTuple: (record: CsvRecord, seq: number) => unknown[],
-  counted: { rows: number },
+  file: FileKind,
+  counted: Staged,
   onProgress: ((progress: ImportProgress) => void) | undefined,
   requireRows = false,
 ): AsyncGenerator<unknown[][]> {
+  const { table, required, key } = FIELD_RULES[file];
+  const columns = STAGED_COLUMNS[table];
+  const keyAt = (columns as readonly string[]).indexOf(key);
+  let toTuple: ReturnType<typeof compileRowRules> | null = null;
   let batch: unknown[][] = [];
   let bytes = 0;
-  for await (const record of readCsvRecords(open(), {
-    label,
+  for await (const values of readCsvRows(open(), {
+    label: file,
     requiredColumns: required,
     requireRows,
     onBytes: (n) => (bytes += n),
+    onHeader: (header) => (toTuple = compileRowRules(file, header, columns)),
   })) {
     counted.rows += 1;
-    batch.push(toTuple(record, counted.rows));
+    const tuple = toTuple!(values, counted.rows);
+    if (tuple[keyAt] === null) counted.withoutKey += 1;
+    batch.push(tuple);
     if (batch.length >= BATCH) {
       yield batch;
       batch = [];
-      onProgress?.({ file: label, rows: counted.rows, bytes });
+      onProgress?.({ file, rows: counted.rows, bytes });
     }
   }
   yield batch;
-  onProgress?.({ file: label, rows: counted.rows, bytes });
+  onProgress?.({ file, rows: counted.rows, bytes });
+}
+
+/**
+ * Stages one file. PostgreSQL parses the CSV itself (COPY … FORMAT csv of the file's checked bytes) and applies the
+ * rules in one generated INSERT … SELECT; SQLite (or a PostgreSQL handle that cannot, see canStageByCopy) reads the
+ * rows with csv-parse and applies the same rules in Node.
+ */
+async function stageFile(
+  db: TenantDb,
+  byCopy: boolean,
+  file: FileKind,
+  open: () => Readable,
+  onProgress: ((progress: ImportProgress) => void) | undefined,
+  requireRows = false,
+): Promise<Staged> {
+  if (byCopy) {
+    return stageByCopy(db, file, open(), { requireRows, onProgress: (rows, bytes) => onProgress?.({ file, rows, bytes }) });
+  }
+  const counted: Staged = { rows: 0, withoutKey: 0 };
+  await stageRows(db, FIELD_RULES[file].table, stagedBatches(open, file, counted, onProgress, requireRows));
+  return counted;
 }
 
 export interface ImportOptions {
@@ -98,28 +127,20 @@ export async function importCsv(store: Store, sourceId: string, files: ImportFil
   });
   return store.withImport(sourceId, async (db, runAtomically) => {
     await createStaging(db);
-    let withoutId = 0;
-    const authors = { rows: 0 };
-    const bookmarks = { rows: 0 };
-    const consolidated = { rows: 0 };
-    if (files.authors) {
-      await stageRows(db, 'stage_authors', stagedBatches(files.authors, 'authors', REQUIRED_COLUMNS.authors,
-        (record, seq) => authorTuple(authorRow(record, seq)), authors, onProgress));
-    }
-    if (files.bookmarks) {
-      await stageRows(db, 'stage_bookmarks', stagedBatches(files.bookmarks, 'bookmarks', REQUIRED_COLUMNS.bookmarks,
-        (record, seq) => bookmarkTuple(bookmarkRow(record, seq)), bookmarks, onProgress));
-    }
-    await stageRows(db, 'stage_consolidated', stagedBatches(files.consolidated, 'consolidated', REQUIRED_COLUMNS.consolidated,
-      (record, seq) => {
-        const row = consolidatedRow(record, seq);
-        if (row.videoId === null) withoutId += 1;
-        return consolidatedTuple(row);
-      },
-      consolidated, onProgress, true));
+    const none: Staged = { rows: 0, withoutKey: 0 };
+    const byCopy = await canStageByCopy(db);
+    const authors = files.authors ? await stageFile(db, byCopy, 'authors', files.authors, onProgress) : none;
+    const bookmarks = files.bookmarks ? await stageFile(db, byCopy, 'bookmarks', files.bookmarks, onProgress) : none;
+    const consolidated = await stageFile(db, byCopy, 'consolidated', files.consolidated, onProgress, true);
+    const withoutId = consolidated.withoutKey;
     // The same rules and counts in both stores; SQLite's statements are shaped for its planner and its search index.
     const merge = db.dialect === 'sqlite' ? mergeStagedSqlite : mergeStaged;
-    const counts = await runAtomically(() => merge(db, new Date().toISOString()));
+    const counts = await runAtomically(async () => {
+      const merged = await merge(db, new Date().toISOString());
+      // Committed with the rows it counts, so an unfiltered total reads one row instead of counting them all.
+      await recordItemCount(db);
+      return merged;
+    });
     onProgress?.({ file: 'merge', rows: consolidated.rows, bytes: 0 });
     return {
       sourceId,

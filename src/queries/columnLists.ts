@@ -10,8 +10,13 @@ export function columnList<C extends Columns>(table: DefinedTable<C>, alias?: st
 }
 
 /** `alias.a AS prefix_a, …`: a table's columns joined into another table's row under names of their own. */
-export function prefixedColumnList<C extends Columns>(table: DefinedTable<C>, alias: string, prefix: string): Sql {
-  return join(columnNames(table).map((name) => sql`${ident(alias)}.${ident(name)} AS ${ident(`${prefix}${name}`)}`), ', ');
+export function prefixedColumnList<C extends Columns>(table: DefinedTable<C>, alias: string, prefix: string, names: readonly (keyof C & string)[] = columnNames(table)): Sql {
+  return join(names.map((name) => sql`${ident(alias)}.${ident(name)} AS ${ident(`${prefix}${name}`)}`), ', ');
+}
+
+/** `alias.a, alias.b`: some of a table's columns, in the order given. */
+export function someColumnList<C extends Columns>(_table: DefinedTable<C>, alias: string, names: readonly (keyof C & string)[]): Sql {
+  return join(names.map((name) => sql`${ident(alias)}.${ident(name)}`), ', ');
 }
 
 /** `INSERT INTO <table> (source_id, <every column>) VALUES (…)` for one row of a source, in definition order. */

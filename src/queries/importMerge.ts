@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import sql, { bulk, join, raw, type Sql } from 'sql-template-tag';
+import sql, { bulk, raw, type Sql } from 'sql-template-tag';
 import type { Dialect, TenantDb } from '../interfaces.js';
 import type { AuthorStageRow, BookmarkStageRow, ConsolidatedStageRow } from '../import/csvFields.js';
 import { copyTextLine } from './copyText.js';
-import { ident } from '../sources/identifiers.js';
+import { withKeysBuiltAfter } from './bulkLoad.js';
 import { asJson, sameValue, tempTable, tempTableAs } from './dialect.js';
 
 export interface ImportCounts {
@@ -121,106 +121,287 @@ export function outcomeOf(dialect: Dialect): Sql {
 }
 
 /**
+ * Where each compared field of an incoming row comes from: the staged consolidated row `c`, the last row of its
+ * author `a`, or the last row of its bookmark `b` (bookmarked is whether `b` exists). The digest of a row is built
+ * from these, so a field added to COMPARED must be placed here too (checked below, when the module loads).
+ */
+const DIGESTED = {
+  consolidated: ['csv_row_hash'],
+  author: ['followers', 'hearts', 'videos_count', 'signature', 'is_private'],
+  bookmark: ['bookmarked', 'bookmark_timestamp'],
+} as const;
+const undigested = COMPARED.filter((field) => !Object.values(DIGESTED).some((fields) => (fields as readonly string[]).includes(field)));
+if (undigested.length) throw new Error(`Compared fields left out of the import digest: ${undigested.join(', ')}`);
+
+/**
+ * One of the two 64-bit halves of a row's digest (`import_row_digests`): its JSON text as staged, its csv_row_hash,
+ * and the digest parts its author and bookmark rows carry (see stageLastRows), combined by XOR. Every part has a
+ * seed of its own, so the same text in two parts cannot cancel out; a part that is missing counts as 0.
+ * hashtextextended costs about as much as reading the text; md5 of the JSON cost as much as parsing it to jsonb.
+ */
+function digestHalf(half: 'a' | 'b'): Sql {
+  const seed = half === 'a' ? 1 : 2;
+  return raw(`coalesce(hashtextextended(c.row_json, ${10 + seed}), 0)
+              # coalesce(hashtextextended(c.${DIGESTED.consolidated[0]}, ${20 + seed}), 0)
+              # coalesce(a.digest_${half}, 0) # coalesce(b.digest_${half}, 0)`);
+}
+
+/** A part of a digest made from a few columns: their row's text keeps NULL and '' apart. */
+function partDigest(columns: readonly string[], half: 'a' | 'b', seed: number): Sql {
+  return raw(`hashtextextended(ROW(${columns.join(', ')})::text, ${seed + (half === 'a' ? 1 : 2)}) AS digest_${half}`);
+}
+
+// The hash tables over a million staged keys (the stored digests, the repeated ids: up to 160 MB with the default
+// hash_mem_multiplier of 2) fit in memory with this; the default 4 MB writes them out to temporary files in
+// batches. Set for the import's transaction only.
+const MERGE_WORK_MEM = '128MB';
+
+// Below this many new rows, maintaining the keys and indexes row by row is cheaper than building them afterwards.
+const BULK_LOAD_ROWS = 20_000;
+
+/**
  * Set-wise merge of the staged files into the source's tables, with the original importer's counts:
  * rows are judged in file order, each against the row before it with the same id (or the stored row for the
  * first one), exactly as a row-by-row import would; the last row of an id is the one that is kept.
  * User meta is never written here. PostgreSQL runs these statements; SQLite runs `mergeStagedSqlite`
  * (importMergeSqlite.ts), the same rules in statements shaped for SQLite.
+ *
+ * Most rows of a re-import are judged without those comparisons: an id whose rows all have the digest stored for
+ * it (import_row_digests) would have every row "skipped" and nothing written, so its rows are counted and left
+ * alone. The other rows (candidates: new, changed, and every row of their ids) get the full comparison. Into an
+ * empty source every row of an id the file holds once is "inserted", and the rows are written with plain INSERTs,
+ * without looking for stored rows. A schema not yet migrated to the digests (005) is merged by full comparison.
  */
 export async function mergeStaged(db: TenantDb, importedAt: string): Promise<ImportCounts> {
-  const { dialect, sourceId } = db;
-  // PostgreSQL hashes and sorts these joins; SQLite's nested loops want the indexes.
-  if (dialect === 'sqlite') await db.run(sql`CREATE INDEX stage_consolidated_video ON stage_consolidated (video_id, seq)`);
-  await db.run(sql`CREATE INDEX stage_authors_author ON stage_authors (author_id, seq)`);
-  await db.run(sql`CREATE INDEX stage_bookmarks_video ON stage_bookmarks (video_id, seq)`);
+  await db.run(sql`SELECT set_config('work_mem', ${MERGE_WORK_MEM}, true)`);
+  await stageLastRows(db);
+  const stored = await storedState(db);
+  const rows = await stageKeys(db, stored);
+  const candidates = await stageCandidates(db, stored.empty);
 
-  await db.run(tempTableAs(dialect, 'stage_incoming', sql`
-    WITH a AS (
-      SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY author_id ORDER BY seq DESC) AS rn
-                       FROM stage_authors s WHERE author_id IS NOT NULL) x WHERE rn = 1
-    ), b AS (
-      SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY video_id ORDER BY seq DESC) AS rn
-                       FROM stage_bookmarks s WHERE video_id IS NOT NULL) x WHERE rn = 1
-    )
-    SELECT ${INCOMING_COLUMNS}
-      FROM stage_consolidated c
-      LEFT JOIN a ON a.author_id = c.author_id
-      LEFT JOIN b ON b.video_id = c.video_id
-     WHERE c.video_id IS NOT NULL`));
+  const counts: ImportCounts = { inserted: 0, updated: 0, skipped: 0 };
+  if (candidates > 0) {
+    await classifyCandidates(db);
+    for (const row of await db.all<{ outcome: keyof ImportCounts; n: number }>(
+      sql`SELECT outcome, count(*) AS n FROM stage_classified GROUP BY outcome`,
+    )) {
+      counts[row.outcome] = Number(row.n);
+    }
+  }
+  // The rows left out of the comparison: into an empty source, each one alone with its id, so "inserted";
+  // otherwise rows whose digest matched, as did every other row of their id, so "skipped".
+  counts[stored.empty ? 'inserted' : 'skipped'] += rows - candidates;
 
-  // outcome: the row-by-row verdict; is_last: the row of its id that is kept; write_row: is_last, and some row
-  // of the id changed something (an id whose rows were all skipped is not written at all).
-  await db.run(tempTableAs(dialect, 'stage_classified', sql`
+  if (stored.empty) {
+    const load = () => loadEmptySource(db, importedAt, { repeats: candidates > 0, digests: stored.digests });
+    const tables = ['videos', 'csv_consolidated_raw', ...(stored.digests ? ['import_row_digests'] : [])];
+    // Only `videos` is queried by more than its key.
+    if (counts.inserted >= BULK_LOAD_ROWS) await withKeysBuiltAfter(db, tables, load, { analyze: ['videos'] });
+    else await load();
+  } else if (candidates > 0) {
+    await writeCandidates(db, importedAt, stored.digests);
+  }
+  await upsertLastRaw(db, 'csv_authors_raw', 'author_id', 'stage_author_last', importedAt);
+  await upsertLastRaw(db, 'csv_bookmarks_raw', 'video_id', 'stage_bookmark_last', importedAt);
+  return counts;
+}
+
+/**
+ * The last staged row of each author and of each bookmark, with the digest parts of the compared fields they
+ * give an incoming row. Analyzed: without statistics the planner takes an author for a thousand rows and sorts
+ * the million staged rows to merge-join them, where one small hash table does.
+ */
+async function stageLastRows(db: TenantDb): Promise<void> {
+  const authorFields = DIGESTED.author;
+  await db.run(tempTableAs('postgres', 'stage_author_last', sql`
+    SELECT DISTINCT ON (author_id) author_id, author_unique_id, author_name, ${raw(authorFields.join(', '))}, row_json,
+           ${partDigest(authorFields, 'a', 30)}, ${partDigest(authorFields, 'b', 30)}
+      FROM stage_authors
+     WHERE author_id IS NOT NULL
+     ORDER BY author_id, seq DESC`));
+  // bookmarked is 1 for every row here, and 0 (no row, part 0) otherwise.
+  const bookmarkFields = DIGESTED.bookmark.filter((field) => field !== 'bookmarked');
+  await db.run(tempTableAs('postgres', 'stage_bookmark_last', sql`
+    SELECT DISTINCT ON (video_id) video_id, ${raw(bookmarkFields.join(', '))}, row_json,
+           ${partDigest(bookmarkFields, 'a', 40)}, ${partDigest(bookmarkFields, 'b', 40)}
+      FROM stage_bookmarks
+     WHERE video_id IS NOT NULL
+     ORDER BY video_id, seq DESC`));
+  await db.run(sql`ANALYZE stage_author_last`);
+  await db.run(sql`ANALYZE stage_bookmark_last`);
+}
+
+interface StoredState {
+  /** The tables the merge fills hold no row at all (the digests go with the videos they belong to). */
+  empty: boolean;
+  /** The schema has import_row_digests (migration 005). */
+  digests: boolean;
+}
+
+async function storedState(db: TenantDb): Promise<StoredState> {
+  const stored = await db.one<{ empty: boolean }>(sql`
+    SELECT NOT EXISTS (SELECT 1 FROM videos) AND NOT EXISTS (SELECT 1 FROM csv_consolidated_raw) AS empty`);
+  // A statement of its own: on Citus a statement that reads the source's tables runs on the worker that holds
+  // them, where the name would resolve against the worker's shards instead of the schema's table.
+  const migrated = await db.one<{ digests: boolean }>(sql`SELECT to_regclass('import_row_digests') IS NOT NULL AS digests`);
+  return { empty: stored!.empty, digests: migrated!.digests };
+}
+
+/**
+ * One narrow row per staged row with an id: where it is (its ctid: a later statement fetches the few rows it
+ * needs by address instead of scanning the whole staged table again), its digest, and whether that equals the
+ * digest stored for its id (`unchanged`; never in an empty source or without stored digests). The one pass over
+ * the staged rows every import makes, and the one join with the stored digests a re-import needs. Returns how
+ * many rows have an id.
+ */
+function stageKeys(db: TenantDb, stored: StoredState): Promise<number> {
+  const compare = !stored.empty && stored.digests
+    ? {
+        join: sql`LEFT JOIN import_row_digests d ON d.source_id = ${db.sourceId} AND d.video_id = k.id`,
+        unchanged: sql`coalesce(d.digest_a = k.digest_a AND d.digest_b = k.digest_b, false)`,
+      }
+    : { join: sql``, unchanged: sql`false` };
+  // OFFSET 0 keeps the subquery a step of its own, so each digest is computed once: pulled up into the outer
+  // query, its expression would be repeated wherever the comparison uses it.
+  return db.run(tempTableAs('postgres', 'stage_keys', sql`
+    SELECT k.*, ${compare.unchanged} AS unchanged
+      FROM (SELECT c.seq, c.ctid AS tid, c.video_id AS id, ${digestHalf('a')} AS digest_a, ${digestHalf('b')} AS digest_b
+              FROM stage_consolidated c
+              LEFT JOIN stage_author_last a ON a.author_id = c.author_id
+              LEFT JOIN stage_bookmark_last b ON b.video_id = c.video_id
+             WHERE c.video_id IS NOT NULL
+            OFFSET 0) k
+      ${compare.join}`));
+}
+
+/**
+ * The rows that need the full comparison, all rows of an id together. In a source with rows: every row of an id
+ * with a row whose digest differs from the stored one, or has none. An id whose rows all match (repeated in the
+ * file or not) is left out: each of its rows equals the stored row in every compared field, so each would be
+ * "skipped", and the kept row has the stored JSON. Into an empty source: the ids the file repeats, whose rows after
+ * the first are judged against each other. Returns how many.
+ */
+function stageCandidates(db: TenantDb, empty: boolean): Promise<number> {
+  const ids = empty
+    ? sql`SELECT id FROM stage_keys GROUP BY id HAVING count(*) > 1`
+    : sql`SELECT id FROM stage_keys WHERE NOT unchanged`;
+  return db.run(tempTableAs('postgres', 'stage_candidates', sql`SELECT k.* FROM stage_keys k WHERE k.id IN (${ids})`));
+}
+
+/**
+ * The candidates as rows of `videos` would hold them, each with its row-by-row verdict (outcome), whether it is
+ * the row of its id that is kept (is_last), and whether that row is written (write_row: an id whose rows were
+ * all skipped is not written at all).
+ */
+async function classifyCandidates(db: TenantDb): Promise<void> {
+  await db.run(tempTableAs('postgres', 'stage_incoming', sql`
+    SELECT ${INCOMING_COLUMNS}, k.tid, k.digest_a, k.digest_b
+      FROM stage_candidates k
+      JOIN stage_consolidated c ON c.ctid = k.tid
+      LEFT JOIN stage_author_last a ON a.author_id = c.author_id
+      LEFT JOIN stage_bookmark_last b ON b.video_id = c.video_id`));
+  await db.run(tempTableAs('postgres', 'stage_classified', sql`
     SELECT j.*, CASE WHEN j.is_last = 1 AND max(CASE WHEN j.outcome <> 'skipped' THEN 1 ELSE 0 END) OVER (PARTITION BY j.id) = 1
                      THEN 1 ELSE 0 END AS write_row
       FROM (SELECT i.*,
-                   ${outcomeOf(dialect)} AS outcome,
+                   ${outcomeOf('postgres')} AS outcome,
                    CASE WHEN i.next_seq IS NULL THEN 1 ELSE 0 END AS is_last
               FROM (SELECT s.*, lag(seq) OVER w AS prev_seq, lead(seq) OVER w AS next_seq, ${PREVIOUS_VALUES}
                       FROM stage_incoming s
                     WINDOW w AS (PARTITION BY id ORDER BY seq)) i
-              LEFT JOIN videos v ON v.source_id = ${sourceId} AND v.id = i.id) j`));
-
-  const counts: ImportCounts = { inserted: 0, updated: 0, skipped: 0 };
-  for (const row of await db.all<{ outcome: keyof ImportCounts; n: number }>(
-    sql`SELECT outcome, count(*) AS n FROM stage_classified GROUP BY outcome`,
-  )) {
-    counts[row.outcome] = Number(row.n);
-  }
-
-  const columns = raw(VIDEO_COLUMNS.join(', '));
-  const selected = raw(VIDEO_COLUMNS.map((c) => `c.${c}`).join(', '));
-  const assignments = raw([...VIDEO_COLUMNS, 'updated_at'].map((c) => `${c} = excluded.${c}`).join(', '));
-  await withIndexesRebuiltIfBulk(db, ['videos', 'csv_consolidated_raw'], counts.inserted, async () => {
-    await db.run(sql`
-      INSERT INTO videos (source_id, id, ${columns}, updated_at)
-      SELECT ${sourceId}, c.id, ${selected}, ${importedAt}
-        FROM stage_classified c
-       WHERE c.write_row = 1
-      ON CONFLICT (source_id, id) DO UPDATE SET ${assignments}`);
-    await db.run(sql`
-      INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
-      SELECT ${sourceId}, c.id, ${asJson(dialect, raw('s.row_json'))}, c.csv_row_hash, ${importedAt}
-        FROM stage_classified c JOIN stage_consolidated s ON s.seq = c.seq
-       WHERE c.is_last = 1
-      ON CONFLICT (source_id, video_id) DO UPDATE
-        SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at
-        WHERE NOT ${sameValue(dialect, raw('csv_consolidated_raw.row_json'), raw('excluded.row_json'))}`);
-  });
-  await upsertLatestRaw(db, 'csv_authors_raw', 'author_id', 'stage_authors', importedAt);
-  await upsertLatestRaw(db, 'csv_bookmarks_raw', 'video_id', 'stage_bookmarks', importedAt);
-  return counts;
+              LEFT JOIN videos v ON v.source_id = ${db.sourceId} AND v.id = i.id) j`));
 }
 
-// Below this many new rows, maintaining the indexes row by row is cheaper than rebuilding them.
-const BULK_LOAD_ROWS = 20_000;
+const VIDEO_LIST = raw(VIDEO_COLUMNS.join(', '));
 
 /**
- * A large load into empty tables (a source's first import) is faster when the secondary indexes are built
- * once afterwards than maintained row by row, as pg_restore does it. The primary keys stay: ON CONFLICT needs
- * them. Dropping an index locks its table until the import commits, so this only happens while the source has
- * no rows to serve; PostgreSQL only.
+ * An empty source gets the kept row of every id with plain INSERTs: each id's only row, or the last row of a
+ * repeated id (the candidates, all of them then; its first row is "inserted", so the last one is written).
  */
-async function withIndexesRebuiltIfBulk(db: TenantDb, tables: string[], newRows: number, load: () => Promise<void>): Promise<void> {
-  const empty = async (table: string) => !(await db.one(sql`SELECT 1 AS found FROM ${ident(table)} LIMIT 1`));
-  if (db.dialect !== 'postgres' || newRows < BULK_LOAD_ROWS || !(await Promise.all(tables.map(empty))).every(Boolean)) {
-    await load();
-    return;
-  }
-  const indexes = await db.all<{ name: string; definition: string }>(sql`
-    SELECT i.indexname AS name, i.indexdef AS definition
-      FROM pg_indexes i
-     WHERE i.schemaname = current_schema() AND i.tablename IN (${join(tables)})
-       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)`);
-  for (const index of indexes) await db.run(sql`DROP INDEX ${ident(index.name)}`);
-  await load();
-  // Index builds sort in memory up to this bound; the default 64 MB spills a million-row GIN build to disk.
-  await db.run(sql`SELECT set_config('maintenance_work_mem', '256MB', true)`);
-  // The definitions come from the catalog of this very schema, not from input.
-  for (const index of indexes) await db.run(raw(index.definition));
-  // Statistics for the tables just filled, committed with them: until autovacuum gets there, the source's first
-  // queries would be planned for the empty tables the planner last saw.
-  for (const table of tables) await db.run(sql`ANALYZE ${ident(table)}`);
+async function loadEmptySource(db: TenantDb, importedAt: string, options: { repeats: boolean; digests: boolean }): Promise<void> {
+  const { sourceId } = db;
+  const superseded = options.repeats ? sql`c.seq IN (SELECT seq FROM stage_classified WHERE is_last = 0)` : sql`false`;
+  await db.run(sql`
+    INSERT INTO videos (source_id, id, ${VIDEO_LIST}, updated_at)
+    SELECT ${sourceId}, i.id, ${raw(VIDEO_COLUMNS.map((c) => `i.${c}`).join(', '))}, ${importedAt}
+      FROM (SELECT ${INCOMING_COLUMNS}
+              FROM stage_consolidated c
+              LEFT JOIN stage_author_last a ON a.author_id = c.author_id
+              LEFT JOIN stage_bookmark_last b ON b.video_id = c.video_id
+             WHERE c.video_id IS NOT NULL AND NOT ${superseded}) i`);
+  await db.run(sql`
+    INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
+    SELECT ${sourceId}, c.video_id, c.row_json::jsonb, c.csv_row_hash, ${importedAt}
+      FROM stage_consolidated c
+     WHERE c.video_id IS NOT NULL AND NOT ${superseded}`);
+  if (!options.digests) return;
+  await db.run(sql`
+    INSERT INTO import_row_digests (source_id, video_id, digest_a, digest_b)
+    SELECT ${sourceId}, c.id, c.digest_a, c.digest_b
+      FROM stage_keys c
+     WHERE NOT ${superseded}`);
+}
+
+/**
+ * The candidates' changes: the written rows into `videos`, the kept rows into `csv_consolidated_raw` where their
+ * JSON differs from the stored one (parsed for these rows only), and their digests where they changed. Rows that
+ * would not change are filtered out before the INSERT: ON CONFLICT DO UPDATE locks, and so writes, every row it
+ * finds, also one its WHERE then leaves alone.
+ */
+async function writeCandidates(db: TenantDb, importedAt: string, digests: boolean): Promise<void> {
+  const { sourceId } = db;
+  const assignments = raw([...VIDEO_COLUMNS, 'updated_at'].map((c) => `${c} = excluded.${c}`).join(', '));
+  await db.run(sql`
+    INSERT INTO videos (source_id, id, ${VIDEO_LIST}, updated_at)
+    SELECT ${sourceId}, c.id, ${raw(VIDEO_COLUMNS.map((c) => `c.${c}`).join(', '))}, ${importedAt}
+      FROM stage_classified c
+     WHERE c.write_row = 1
+    ON CONFLICT (source_id, id) DO UPDATE SET ${assignments}`);
+  // The kept rows' JSON fetched by address first, in a statement over temporary tables alone: Citus plans a
+  // statement that also names a distributed table by subqueries that cannot carry a ctid.
+  await db.run(tempTableAs('postgres', 'stage_kept_json', sql`
+    SELECT c.id, c.csv_row_hash, s.row_json
+      FROM stage_classified c
+      JOIN stage_consolidated s ON s.ctid = c.tid
+     WHERE c.is_last = 1`));
+  await db.run(sql`
+    INSERT INTO csv_consolidated_raw (source_id, video_id, row_json, csv_row_hash, imported_at)
+    SELECT ${sourceId}, s.id, s.row_json::jsonb, s.csv_row_hash, ${importedAt}
+      FROM stage_kept_json s
+      LEFT JOIN csv_consolidated_raw r ON r.source_id = ${sourceId} AND r.video_id = s.id
+     WHERE r.video_id IS NULL OR r.row_json <> s.row_json::jsonb
+    ON CONFLICT (source_id, video_id) DO UPDATE
+      SET row_json = excluded.row_json, csv_row_hash = excluded.csv_row_hash, imported_at = excluded.imported_at`);
+  if (!digests) return;
+  await db.run(sql`
+    INSERT INTO import_row_digests (source_id, video_id, digest_a, digest_b)
+    SELECT ${sourceId}, c.id, c.digest_a, c.digest_b
+      FROM stage_classified c
+      LEFT JOIN import_row_digests d ON d.source_id = ${sourceId} AND d.video_id = c.id
+     WHERE c.is_last = 1 AND (d.video_id IS NULL OR d.digest_a <> c.digest_a OR d.digest_b <> c.digest_b)
+    ON CONFLICT (source_id, video_id) DO UPDATE SET digest_a = excluded.digest_a, digest_b = excluded.digest_b`);
+}
+
+/**
+ * The last staged row per key into a raw table (PostgreSQL): new keys inserted, changed JSON replaced with a new
+ * imported_at, unchanged rows left as they are. As upsertLatestRaw, with the unchanged rows filtered out first so
+ * that ON CONFLICT neither locks nor rewrites them.
+ */
+async function upsertLastRaw(
+  db: TenantDb,
+  table: 'csv_authors_raw' | 'csv_bookmarks_raw',
+  key: 'author_id' | 'video_id',
+  last: 'stage_author_last' | 'stage_bookmark_last',
+  importedAt: string,
+): Promise<void> {
+  const [target, column] = [raw(table), raw(key)];
+  await db.run(sql`
+    INSERT INTO ${target} (source_id, ${column}, row_json, imported_at)
+    SELECT ${db.sourceId}, s.${column}, s.row_json::jsonb, ${importedAt}
+      FROM ${raw(last)} s
+      LEFT JOIN ${target} r ON r.source_id = ${db.sourceId} AND r.${column} = s.${column}
+     WHERE r.${column} IS NULL OR r.row_json <> s.row_json::jsonb
+    ON CONFLICT (source_id, ${column}) DO UPDATE SET row_json = excluded.row_json, imported_at = excluded.imported_at`);
 }
 
 /** Keeps the last staged row per key; an unchanged row keeps its imported_at, so a re-import writes nothing. */

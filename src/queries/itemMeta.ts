@@ -1,4 +1,4 @@
-import sql, { join } from 'sql-template-tag';
+import sql, { join, type Sql } from 'sql-template-tag';
 import { GatewayError } from '../errors.js';
 import type { TenantDb } from '../interfaces.js';
 import { columnNames, USER_META, type RowOf } from '../tables/sourceTables.js';
@@ -92,11 +92,44 @@ const META_FIELDS = columnNames(USER_META);
 /** The meta columns of `m` (user_meta) as `meta_<column>`, for reads that join meta in. */
 export const JOINED_META_COLUMNS = prefixedColumnList(USER_META, 'm', 'meta_');
 
-/** The meta of a row read with JOINED_META_COLUMNS, or null when the item has none. */
+/** The user_meta column each ItemMeta property is read from (metaFromRow); `stored` is the whole row. */
+const META_COLUMN_OF: { readonly [Field in Exclude<keyof ItemMeta, 'stored'>]: keyof MetaRow & string } = {
+  videoId: 'video_id',
+  rating: 'rating',
+  status: 'status',
+  statuses: 'statuses',
+  tags: 'tags',
+  notes: 'notes',
+  productLink: 'product_link',
+  authorLinks: 'author_links',
+  platformTargets: 'platform_targets',
+  workflowLog: 'workflow_log',
+  postUrl: 'post_url',
+  publishedTime: 'published_time',
+  updatedAt: 'updated_at',
+};
+
+export type MetaField = keyof typeof META_COLUMN_OF;
+
+export function isMetaField(name: string): name is MetaField {
+  return Object.hasOwn(META_COLUMN_OF, name);
+}
+
+/**
+ * JOINED_META_COLUMNS for some ItemMeta properties (the video id always among them). Meta read through them holds
+ * those properties only, the others null or empty, and no whole stored row: for a reader that uses no other.
+ */
+export function joinedMetaColumnsOf(fields: Iterable<MetaField>): Sql {
+  const columns = new Set<keyof MetaRow & string>(['video_id']);
+  for (const field of fields) columns.add(META_COLUMN_OF[field]);
+  return prefixedColumnList(USER_META, 'm', 'meta_', [...columns]);
+}
+
+/** The meta of a row read with JOINED_META_COLUMNS (or some of them), or null when the item has none. */
 export function joinedMeta(row: Record<string, unknown>): ItemMeta | null {
   if (row.meta_video_id === null || row.meta_video_id === undefined) return null;
   const meta: Record<string, unknown> = {};
-  for (const column of META_FIELDS) meta[column] = row[`meta_${column}`];
+  for (const column of META_FIELDS) meta[column] = row[`meta_${column}`] ?? null;
   return metaFromRow(meta as unknown as MetaRow);
 }
 

@@ -1,5 +1,6 @@
+import type { Sql } from 'sql-template-tag';
 import { VIDEOS, type RowOf } from '../tables/sourceTables.js';
-import { columnList } from './columnLists.js';
+import { columnList, someColumnList } from './columnLists.js';
 
 /** The videos columns every item read selects, so one mapper serves items, search and item-by-id. */
 export const ITEM_COLUMNS = columnList(VIDEOS, 'v');
@@ -25,6 +26,41 @@ export interface Item {
   coverPath: string | null;
   csvRowHash: string | null;
   updatedAt: string;
+}
+
+/** The videos column each Item property is read from (itemFromRow). */
+const COLUMN_OF: { readonly [Field in keyof Item]: keyof ItemRow & string } = {
+  id: 'id',
+  platform: 'platform',
+  authorId: 'author_id',
+  authorUniqueId: 'author_unique_id',
+  authorName: 'author_name',
+  followers: 'followers',
+  hearts: 'hearts',
+  videosCount: 'videos_count',
+  signature: 'signature',
+  isPrivate: 'is_private',
+  caption: 'caption',
+  bookmarked: 'bookmarked',
+  bookmarkTimestamp: 'bookmark_timestamp',
+  videoPath: 'video_path',
+  coverPath: 'cover_path',
+  csvRowHash: 'csv_row_hash',
+  updatedAt: 'updated_at',
+};
+
+export function isItemField(name: string): name is keyof Item {
+  return Object.hasOwn(COLUMN_OF, name);
+}
+
+/**
+ * The columns of some Item properties (`v.a, v.b`), the id always among them. An item read through them holds those
+ * properties only: for a reader that uses no other.
+ */
+export function itemColumnsOf(fields: Iterable<keyof Item>): Sql {
+  const columns = new Set<keyof ItemRow & string>(['id']);
+  for (const field of fields) columns.add(COLUMN_OF[field]);
+  return someColumnList(VIDEOS, 'v', [...columns]);
 }
 
 export function itemFromRow(row: ItemRow): Item {

@@ -1,8 +1,9 @@
 import sql, { empty, join, raw, type Sql } from 'sql-template-tag';
 import type { TenantDb } from '../interfaces.js';
 import { containsPattern } from './dialect.js';
-import { JOINED_META_COLUMNS, joinedMeta, type ItemMeta } from './itemMeta.js';
-import { ITEM_COLUMNS, itemFromRow, type Item, type ItemRow } from './itemRows.js';
+import { allItemsCount } from './itemCount.js';
+import { JOINED_META_COLUMNS, joinedMeta, joinedMetaColumnsOf, type ItemMeta, type MetaField } from './itemMeta.js';
+import { ITEM_COLUMNS, itemColumnsOf, itemFromRow, type Item, type ItemRow } from './itemRows.js';
 
 export interface ItemFilter {
   q?: string | null;
@@ -58,6 +59,11 @@ export function captionTerms(query: string): { text: string; excluded: boolean }
 
 /** The WHERE clause shared by the page and its count; always scoped to the bound source. */
 export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
+  return join(conditionList(db, filter), ' AND ');
+}
+
+/** The filter's conditions, the source's first: a filter that adds none leaves one. */
+function conditionList(db: TenantDb, filter: ItemFilter): Sql[] {
   const where: Sql[] = [sql`v.source_id = ${db.sourceId}`];
   const q = filter.q?.trim();
   if (q) {
@@ -100,7 +106,7 @@ export function itemConditions(db: TenantDb, filter: ItemFilter): Sql {
   }
   if (filter.hasNotes === true) where.push(sql`(m.notes IS NOT NULL AND trim(m.notes) <> '')`);
   if (filter.hasNotes === false) where.push(sql`(m.notes IS NULL OR trim(m.notes) = '')`);
-  return join(where, ' AND ');
+  return where;
 }
 
 function needsMeta(filter: ItemFilter, order?: ItemOrder): boolean {
@@ -129,6 +135,15 @@ export async function listItems(
 }
 
 /**
+ * The properties a reader of a page uses, when it uses only some: the page then reads only their columns, and its
+ * items and meta hold nothing else. Unset, a page reads whole items and meta.
+ */
+export interface PageFields {
+  item: readonly (keyof Item)[];
+  meta?: readonly MetaField[];
+}
+
+/**
  * A page of items; with `withMeta`, their meta comes in the same statement (a LEFT JOIN on the primary key)
  * instead of a second one: a page that shows meta costs one round trip, not two.
  */
@@ -138,9 +153,12 @@ export async function listItemsWithMeta(
   order: ItemOrder,
   page: { limit: number; offset: number },
   withMeta: boolean,
+  fields?: PageFields,
 ): Promise<{ items: Item[]; meta: Map<string, ItemMeta | null> }> {
+  const itemColumns = fields ? itemColumnsOf(fields.item) : ITEM_COLUMNS;
+  const metaColumns = fields?.meta ? joinedMetaColumnsOf(fields.meta) : JOINED_META_COLUMNS;
   const rows = await db.all<ItemRow & Record<string, unknown>>(sql`
-    SELECT ${ITEM_COLUMNS}${withMeta ? sql`, ${JOINED_META_COLUMNS}` : empty}
+    SELECT ${itemColumns}${withMeta ? sql`, ${metaColumns}` : empty}
       FROM videos v ${metaJoin(filter, order, withMeta)}
      WHERE ${itemConditions(db, filter)}
      ORDER BY ${ORDER_BY[order]}
@@ -150,9 +168,12 @@ export async function listItemsWithMeta(
   return { items: rows.map(itemFromRow), meta };
 }
 
+/** The items the filter matches; without a condition, every item of the source (its recorded count, see itemCount.ts). */
 export async function countItems(db: TenantDb, filter: ItemFilter): Promise<number> {
+  const conditions = conditionList(db, filter);
+  if (conditions.length === 1) return allItemsCount(db);
   const row = await db.one<{ n: number }>(sql`
-    SELECT count(*) AS n FROM videos v ${metaJoin(filter)} WHERE ${itemConditions(db, filter)}`);
+    SELECT count(*) AS n FROM videos v ${metaJoin(filter)} WHERE ${join(conditions, ' AND ')}`);
   return Number(row?.n ?? 0);
 }
 

@@ -1,7 +1,8 @@
-import sql, { type Sql } from 'sql-template-tag';
+import sql, { empty, type Sql } from 'sql-template-tag';
 import type { TenantDb } from '../interfaces.js';
-import { ITEM_COLUMNS, itemFromRow, type Item, type ItemRow } from './itemRows.js';
-import { countItems, listItems } from './listItems.js';
+import { JOINED_META_COLUMNS, joinedMeta, joinedMetaColumnsOf, type ItemMeta } from './itemMeta.js';
+import { ITEM_COLUMNS, itemColumnsOf, itemFromRow, type Item, type ItemRow } from './itemRows.js';
+import { countItems, listItemsWithMeta, type PageFields } from './listItems.js';
 
 export type SearchMode = 'FULL_TEXT' | 'SUBSTRING' | 'BOOKMARKED_FIRST';
 
@@ -29,6 +30,8 @@ export interface SearchCount {
 export interface SearchPage {
   mode: SearchMode;
   items: Item[];
+  /** The items' meta, read with them when asked for (see SearchRead). */
+  meta: Map<string, ItemMeta | null>;
   /** Runs only when a client asks for the count; at most once. */
   count: () => Promise<SearchCount>;
 }
@@ -57,23 +60,47 @@ function matchesSql(db: TenantDb, terms: string[]): Sql {
   return sql`videos v WHERE v.source_id = ${db.sourceId} AND v.search_tsv @@ to_tsquery('simple', ${match})`;
 }
 
+/** What a search page reads besides the items' ids and order: their meta, and only some columns (see PageFields). */
+export interface SearchRead {
+  withMeta: boolean;
+  fields?: PageFields;
+}
+
+/**
+ * The select list and meta join around a page's rows `v` (a subquery that keeps every videos column and its order
+ * keys): the columns asked for, and the meta of the page's rows only, joined after its LIMIT.
+ */
+function pageOutput(read: SearchRead): { columns: Sql; metaJoin: Sql } {
+  const items = read.fields ? itemColumnsOf(read.fields.item) : ITEM_COLUMNS;
+  if (!read.withMeta) return { columns: items, metaJoin: empty };
+  const meta = read.fields?.meta ? joinedMetaColumnsOf(read.fields.meta) : JOINED_META_COLUMNS;
+  return {
+    columns: sql`${items}, ${meta}`,
+    metaJoin: sql`LEFT JOIN user_meta m ON m.source_id = v.source_id AND m.video_id = v.id`,
+  };
+}
+
 /**
  * A page of the ranked window: the newest RANKED_MATCHES matches, most relevant first, ties newest first, each
  * row with `window_size` (how many matches the window holds: fewer than RANKED_MATCHES means all of them).
  */
-function rankedWindowSql(db: TenantDb, terms: string[], page: { limit: number; offset: number }, amongNewest?: number): Sql {
+function rankedWindowSql(db: TenantDb, terms: string[], page: { limit: number; offset: number }, read: SearchRead, amongNewest?: number): Sql {
   const match = matchQuery(db, terms);
+  const { columns, metaJoin } = pageOutput(read);
   if (db.dialect === 'sqlite') {
     // bm25() may only be called in a plain query over the FTS table, hence the innermost select.
     return sql`
-      SELECT ${ITEM_COLUMNS}, count(*) OVER () AS window_size
-        FROM (SELECT v.*, m.score
-                FROM (SELECT rowid AS match_rowid, bm25(videos_fts) AS score FROM videos_fts WHERE videos_fts MATCH ${match}) m
-                JOIN videos v ON v.rowid = m.match_rowid AND v.source_id = ${db.sourceId}
-               ORDER BY v.updated_at DESC, v.id
-               LIMIT ${RANKED_MATCHES}) v
-       ORDER BY v.score, v.updated_at DESC, v.id
-       LIMIT ${page.limit} OFFSET ${page.offset}`;
+      SELECT ${columns}, v.window_size
+        FROM (SELECT w.*, count(*) OVER () AS window_size
+                FROM (SELECT v.*, m.score
+                        FROM (SELECT rowid AS match_rowid, bm25(videos_fts) AS score FROM videos_fts WHERE videos_fts MATCH ${match}) m
+                        JOIN videos v ON v.rowid = m.match_rowid AND v.source_id = ${db.sourceId}
+                       ORDER BY v.updated_at DESC, v.id
+                       LIMIT ${RANKED_MATCHES}) w
+               ORDER BY w.score, w.updated_at DESC, w.id
+               LIMIT ${page.limit} OFFSET ${page.offset}) v
+        ${metaJoin}
+       ORDER BY v.score, v.updated_at DESC, v.id`;
   }
   // The inner LIMIT lets PostgreSQL walk videos_updated_at_idx and stop at the window's last match when the
   // words are frequent, or collect the few matches from the GIN index when they are rare. ts_rank runs on the
@@ -84,23 +111,30 @@ function rankedWindowSql(db: TenantDb, terms: string[], page: { limit: number; o
       ? sql`videos v`
       : sql`(SELECT * FROM videos v WHERE v.source_id = ${db.sourceId} ORDER BY v.updated_at DESC, v.id LIMIT ${amongNewest}) v`;
   return sql`
-    SELECT ${ITEM_COLUMNS}, count(*) OVER () AS window_size
-      FROM (SELECT v.*
-              FROM ${candidates}
-             WHERE v.source_id = ${db.sourceId} AND v.search_tsv @@ to_tsquery('simple', ${match})
-             ORDER BY v.updated_at DESC, v.id
-             LIMIT ${RANKED_MATCHES}) v
-     ORDER BY ts_rank(v.search_tsv, to_tsquery('simple', ${match})) DESC, v.updated_at DESC, v.id
-     LIMIT ${page.limit} OFFSET ${page.offset}`;
+    SELECT ${columns}, v.window_size
+      FROM (SELECT w.*, count(*) OVER () AS window_size, ts_rank(w.search_tsv, to_tsquery('simple', ${match})) AS rank
+              FROM (SELECT v.*
+                      FROM ${candidates}
+                     WHERE v.source_id = ${db.sourceId} AND v.search_tsv @@ to_tsquery('simple', ${match})
+                     ORDER BY v.updated_at DESC, v.id
+                     LIMIT ${RANKED_MATCHES}) w
+             ORDER BY ts_rank(w.search_tsv, to_tsquery('simple', ${match})) DESC, w.updated_at DESC, w.id
+             LIMIT ${page.limit} OFFSET ${page.offset}) v
+      ${metaJoin}
+     ORDER BY v.rank DESC, v.updated_at DESC, v.id`;
 }
 
 /** Matches after the window, in the RECENT order; `offset` counts from the first match, so it is ≥ RANKED_MATCHES. */
-function recentTailSql(db: TenantDb, terms: string[], page: { limit: number; offset: number }): Sql {
+function recentTailSql(db: TenantDb, terms: string[], page: { limit: number; offset: number }, read: SearchRead): Sql {
+  const { columns, metaJoin } = pageOutput(read);
   return sql`
-    SELECT ${ITEM_COLUMNS}
-      FROM ${matchesSql(db, terms)}
-     ORDER BY v.updated_at DESC, v.id
-     LIMIT ${page.limit} OFFSET ${page.offset}`;
+    SELECT ${columns}
+      FROM (SELECT v.*
+              FROM ${matchesSql(db, terms)}
+             ORDER BY v.updated_at DESC, v.id
+             LIMIT ${page.limit} OFFSET ${page.offset}) v
+      ${metaJoin}
+     ORDER BY v.updated_at DESC, v.id`;
 }
 
 /**
@@ -113,29 +147,33 @@ async function fullTextPage(
   db: TenantDb,
   terms: string[],
   page: { limit: number; offset: number },
-): Promise<{ items: Item[]; windowSize: number | null }> {
+  read: SearchRead,
+): Promise<{ items: Item[]; meta: Map<string, ItemMeta | null>; windowSize: number | null }> {
   const fromWindow = Math.max(0, Math.min(page.limit, RANKED_MATCHES - page.offset));
   const fromTail = page.limit - fromWindow;
   const windowPage = { limit: fromWindow, offset: page.offset };
+  type Row = ItemRow & Record<string, unknown>;
   const rankedRows = async () => {
     // PostgreSQL estimates words that occur together as if they were independent (13 times too few for
     // "porto car" on 1M items), then reads every match through the GIN index instead of walking the newest
     // items. So for several words, look among the newest items first: when they hold a full window, it is the
     // window; otherwise ask again over all items, having spent one walk of FIRST_LOOK_ITEMS index entries.
     if (db.dialect === 'postgres' && terms.length > 1) {
-      const first = await db.all<ItemRow & { window_size: number }>(rankedWindowSql(db, terms, windowPage, FIRST_LOOK_ITEMS));
+      const first = await db.all<Row & { window_size: number }>(rankedWindowSql(db, terms, windowPage, read, FIRST_LOOK_ITEMS));
       if (first.length > 0 && Number(first[0].window_size) === RANKED_MATCHES) return first;
     }
-    return db.all<ItemRow & { window_size: number }>(rankedWindowSql(db, terms, windowPage));
+    return db.all<Row & { window_size: number }>(rankedWindowSql(db, terms, windowPage, read));
   };
   const [ranked, tail] = await Promise.all([
     fromWindow > 0 ? rankedRows() : [],
-    fromTail > 0
-      ? db.all<ItemRow>(recentTailSql(db, terms, { limit: fromTail, offset: Math.max(page.offset, RANKED_MATCHES) }))
-      : [],
+    fromTail > 0 ? db.all<Row>(recentTailSql(db, terms, { limit: fromTail, offset: Math.max(page.offset, RANKED_MATCHES) }, read)) : [],
   ]);
+  const rows: Row[] = [...ranked, ...tail];
+  const meta = new Map<string, ItemMeta | null>();
+  if (read.withMeta) for (const row of rows) meta.set(row.id, joinedMeta(row));
   return {
-    items: [...ranked, ...tail].map(itemFromRow),
+    items: rows.map(itemFromRow),
+    meta,
     windowSize: ranked.length > 0 ? Number(ranked[0].window_size) : null,
   };
 }
@@ -211,24 +249,29 @@ function once<T>(compute: () => Promise<T>): () => Promise<T> {
  * the full text finds nothing, a case-insensitive substring match over caption, author handle, author name and
  * id, newest first; an empty query lists bookmarked items first.
  */
-export async function searchItems(db: TenantDb, query: string, page: { limit: number; offset: number }): Promise<SearchPage> {
+export async function searchItems(
+  db: TenantDb,
+  query: string,
+  page: { limit: number; offset: number },
+  read: SearchRead = { withMeta: false },
+): Promise<SearchPage> {
   const terms = searchTerms(query);
   if (query.trim() === '') {
-    const items = await listItems(db, {}, 'BOOKMARKED', page);
-    return { mode: 'BOOKMARKED_FIRST', items, count: once(async () => ({ totalCount: await countItems(db, {}), isEstimate: false })) };
+    const found = await listItemsWithMeta(db, {}, 'BOOKMARKED', page, read.withMeta, read.fields);
+    return { mode: 'BOOKMARKED_FIRST', ...found, count: once(async () => ({ totalCount: await countItems(db, {}), isEstimate: false })) };
   }
   if (terms.length > 0) {
-    const found: { items: Item[]; windowSize: number | null; upToWindow?: number } = await fullTextPage(db, terms, page);
+    const found: { items: Item[]; meta: Map<string, ItemMeta | null>; windowSize: number | null; upToWindow?: number } = await fullTextPage(db, terms, page, read);
     const count = once(() => fullTextCount(db, terms, page, found));
-    if (found.items.length > 0) return { mode: 'FULL_TEXT', items: found.items, count };
+    if (found.items.length > 0) return { mode: 'FULL_TEXT', items: found.items, meta: found.meta, count };
     // An empty page past the first is FULL_TEXT only when the full text matches at all; otherwise the first
     // page was a substring fallback and later pages must be too (they used to come back empty, mode FULL_TEXT).
     if (page.offset > 0) {
       found.upToWindow = await countUpToWindow(db, terms);
-      if (found.upToWindow > 0) return { mode: 'FULL_TEXT', items: [], count };
+      if (found.upToWindow > 0) return { mode: 'FULL_TEXT', items: [], meta: found.meta, count };
     }
   }
   const filter = { q: query };
-  const items = await listItems(db, filter, 'RECENT', page);
-  return { mode: 'SUBSTRING', items, count: once(async () => ({ totalCount: await countItems(db, filter), isEstimate: false })) };
+  const found = await listItemsWithMeta(db, filter, 'RECENT', page, read.withMeta, read.fields);
+  return { mode: 'SUBSTRING', ...found, count: once(async () => ({ totalCount: await countItems(db, filter), isEstimate: false })) };
 }

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import sql, { bulk, empty, raw } from 'sql-template-tag';
 import type { TenantDb } from '../interfaces.js';
 import { copyTextLine } from './copyText.js';
+import { recordItemCount } from './itemCount.js';
 import { SOURCE_TABLES, type ColumnKind, type SourceTable } from '../tables/sourceTables.js';
 
 // Rows per statement: bounded memory for a large source, few round trips for a small one.
@@ -100,6 +101,8 @@ export async function replaceSourceRows(from: TenantDb, to: TenantDb, options: C
     options.onTable?.(result);
     copied.push(result);
   }
+  // The copy replaced every item: the recorded count of the old ones would be wrong.
+  await recordItemCount(to);
   return copied;
 }
 

@@ -1,12 +1,13 @@
-import { offsetToCursor, resolveOffsetConnection } from '@pothos/plugin-relay';
+import type { FieldNode, GraphQLResolveInfo } from 'graphql';
+import { offsetToCursor } from '@pothos/plugin-relay';
 import { GatewayError } from '../errors.js';
-import type { Item } from '../queries/itemRows.js';
+import { isItemField, type Item } from '../queries/itemRows.js';
 import type { BoundSource } from '../graphql/operationSources.js';
-import { ITEM_ORDERS, countItems, listItemsWithMeta, wantedTags, type ItemFilter } from '../queries/listItems.js';
-import { emptyMeta, type ItemMeta } from '../queries/itemMeta.js';
+import { ITEM_ORDERS, countItems, listItemsWithMeta, wantedTags, type ItemFilter, type PageFields } from '../queries/listItems.js';
+import { emptyMeta, isMetaField, type ItemMeta } from '../queries/itemMeta.js';
 import { RANKED_MATCHES, searchItems, type SearchCount, type SearchMode, type SearchPage } from '../queries/searchItems.js';
 import { builder } from './builder.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize, pageCost, selectsNodeField } from './paging.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checkPageSize, nodeFields, pageCost, resolveOffsetPage, selectedFields } from './paging.js';
 import { SourceScopeRef } from './source.js';
 
 /** An item travels with the scope it was read through, so its meta and note load from the same source. */
@@ -21,14 +22,49 @@ export interface ScopedItem extends Item {
  * SQL under load (the profile's top frame of the gateway itself). Both fields are always set, so every item
  * keeps one shape.
  */
-export function scoped(scope: BoundSource, items: readonly Item[], meta?: Map<string, ItemMeta | null>): ScopedItem[] {
+export function scoped(scope: BoundSource, items: readonly Item[], meta?: Map<string, ItemMeta | null>, wholeMeta = true): ScopedItem[] {
   for (const item of items as ScopedItem[]) {
     item.scope = scope;
     item.meta = meta ? (meta.get(item.id) ?? emptyMeta(item.id)) : undefined;
-    // Other fields of the item (its rendered note) ask the loader for the meta: it is already here.
-    if (item.meta) scope.meta.prime(item.id, item.meta);
+    // Other fields of the item (its rendered note) ask the loader for the meta: it is already here, when whole.
+    if (item.meta && wholeMeta) scope.meta.prime(item.id, item.meta);
   }
   return items as ScopedItem[];
+}
+
+/** What a page of `items` reads for the nodes an operation asks for. */
+interface PageRead {
+  withMeta: boolean;
+  /** Set when every field asked for shows stored columns as they are: only those are read. */
+  fields?: PageFields;
+}
+
+const isPlain = (name: string) => name === '__typename' || isItemField(name);
+
+/**
+ * The columns the nodes' fields need. When the nodes ask only for fields that show an item's columns (and meta fields
+ * that show meta columns), the page reads those columns alone: a page of 50 with a few fields decoded and built all
+ * thirty columns of each row before. Any other field (a note, media, raw rows) reads whole items, as it may use any
+ * column. Cached per field of the operation: documents are cached, and the answer depends on the document alone.
+ */
+const pageReads = new WeakMap<FieldNode, PageRead>();
+
+function pageReadOf(info: GraphQLResolveInfo): PageRead {
+  const key = info.fieldNodes[0]!;
+  let read = pageReads.get(key);
+  if (read) return read;
+  const fields = nodeFields(info);
+  const withMeta = fields.has('meta');
+  const names = [...fields.keys()];
+  if (!names.every((name) => name === 'meta' || isPlain(name))) read = { withMeta };
+  else {
+    const item = names.filter(isItemField);
+    const metaNames = withMeta ? [...selectedFields(fields.get('meta')!, info).keys()] : [];
+    const metaPlain = metaNames.every((name) => name === '__typename' || isMetaField(name));
+    read = { withMeta, fields: { item, meta: withMeta && metaPlain ? metaNames.filter(isMetaField) : undefined } };
+  }
+  pageReads.set(key, read);
+  return read;
 }
 
 export const ItemRef = builder.objectRef<ScopedItem>('Item');
@@ -145,12 +181,12 @@ builder.objectFields(SourceScopeRef, (t) => ({
         const args = withOffset(pageArgs);
         checkPageSize(args);
         const filter = checkFilter(args.filter ?? {});
-        const withMeta = selectsNodeField(info, 'meta');
-        const connection = await resolveOffsetConnection(
+        const { withMeta, fields } = pageReadOf(info);
+        const connection = await resolveOffsetPage(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
           async ({ limit, offset }) => {
-            const page = await listItemsWithMeta(scope.db, filter, args.order ?? 'RECENT', { limit, offset }, withMeta);
-            return scoped(scope, page.items, withMeta ? page.meta : undefined);
+            const page = await listItemsWithMeta(scope.db, filter, args.order ?? 'RECENT', { limit, offset }, withMeta, fields);
+            return scoped(scope, page.items, withMeta ? page.meta : undefined, !fields?.meta);
           },
         );
         return { ...connection, count: () => countItems(scope.db, filter) };
@@ -176,15 +212,16 @@ builder.objectFields(SourceScopeRef, (t) => ({
         'bookmarked items first.',
       args: { query: t.arg.string({ required: true }) },
       complexity: pageCost,
-      resolve: async (scope, args) => {
+      resolve: async (scope, args, _context, info) => {
         checkPageSize(args);
+        const read = pageReadOf(info);
         // The page callback always runs once; it keeps the search's count and mode for the connection fields.
         const found: { page: SearchPage | null } = { page: null };
-        const connection = await resolveOffsetConnection(
+        const connection = await resolveOffsetPage(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE },
           async ({ limit, offset }) => {
-            found.page = await searchItems(scope.db, args.query, { limit, offset });
-            return scoped(scope, found.page.items);
+            found.page = await searchItems(scope.db, args.query, { limit, offset }, read);
+            return scoped(scope, found.page.items, read.withMeta ? found.page.meta : undefined, !read.fields?.meta);
           },
         );
         const page = found.page!;

@@ -1,5 +1,5 @@
 import { Kind, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
-import { cursorToOffset } from '@pothos/plugin-relay';
+import { cursorToOffset, offsetForArgs, offsetToCursor } from '@pothos/plugin-relay';
 import { GatewayError } from '../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -54,28 +54,77 @@ export function pageCost(args: PageArgs): { field: number; multiplier: number } 
   return { field: 1, multiplier: Math.max(1, args.first ?? args.last ?? DEFAULT_PAGE_SIZE) };
 }
 
-/**
- * Whether the operation asks for `field` on the nodes of the connection being resolved, through `nodes` or
- * `edges { node }`, fragments included. Lets a page read what its nodes will need in the same statement.
- */
-export function selectsNodeField(info: GraphQLResolveInfo, field: string): boolean {
-  const selections = (set: SelectionSetNode | undefined): FieldNode[] => {
-    const out: FieldNode[] = [];
+/** The fields under some field nodes, fragments and inline fragments included; each name with its field nodes. */
+export function selectedFields(parents: readonly FieldNode[], info: GraphQLResolveInfo): Map<string, FieldNode[]> {
+  const found = new Map<string, FieldNode[]>();
+  const collect = (set: SelectionSetNode | undefined) => {
     for (const selection of set?.selections ?? []) {
-      if (selection.kind === Kind.FIELD) out.push(selection);
-      else if (selection.kind === Kind.INLINE_FRAGMENT) out.push(...selections(selection.selectionSet));
-      else out.push(...selections(info.fragments[selection.name.value]?.selectionSet));
+      if (selection.kind === Kind.FIELD) {
+        const named = found.get(selection.name.value);
+        if (named) named.push(selection);
+        else found.set(selection.name.value, [selection]);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) collect(selection.selectionSet);
+      else collect(info.fragments[selection.name.value]?.selectionSet);
     }
-    return out;
   };
-  const named = (nodes: FieldNode[], name: string) => nodes.filter((node) => node.name.value === name);
-  for (const connection of info.fieldNodes) {
-    const top = selections(connection.selectionSet);
-    const nodeSets = [
-      ...named(top, 'nodes'),
-      ...named(top, 'edges').flatMap((edges) => named(selections(edges.selectionSet), 'node')),
-    ];
-    if (nodeSets.some((nodes) => named(selections(nodes.selectionSet), field).length > 0)) return true;
+  for (const parent of parents) collect(parent.selectionSet);
+  return found;
+}
+
+/**
+ * The fields the operation asks for on the nodes of the connection being resolved, through `nodes` or
+ * `edges { node }`, fragments included. Lets a page read what its nodes will need, and only that.
+ */
+export function nodeFields(info: GraphQLResolveInfo): Map<string, FieldNode[]> {
+  const top = selectedFields(info.fieldNodes, info);
+  const nodeSets = [...(top.get('nodes') ?? []), ...(top.has('edges') ? (selectedFields(top.get('edges')!, info).get('node') ?? []) : [])];
+  return selectedFields(nodeSets, info);
+}
+
+/** Whether the operation asks for `field` on the nodes of the connection being resolved (see nodeFields). */
+export function selectsNodeField(info: GraphQLResolveInfo, field: string): boolean {
+  return nodeFields(info).has(field);
+}
+
+/** An edge of an offset page; its cursor is encoded when read, and most clients read `nodes` only. */
+class OffsetEdge<Node> {
+  constructor(
+    readonly node: Node,
+    private readonly offset: number,
+  ) {}
+
+  get cursor(): string {
+    return offsetToCursor(this.offset);
   }
-  return false;
+}
+
+class OffsetPageInfo {
+  constructor(
+    private readonly firstOffset: number,
+    private readonly lastOffset: number,
+    readonly hasPreviousPage: boolean,
+    readonly hasNextPage: boolean,
+  ) {}
+
+  get startCursor(): string {
+    return offsetToCursor(this.firstOffset);
+  }
+
+  get endCursor(): string {
+    return offsetToCursor(this.lastOffset);
+  }
+}
+
+/**
+ * A page of an offset connection as Pothos's resolveOffsetConnection makes it (the same offsets, sizes, page info
+ * and cursors), with the cursors encoded only when read: a page of 50 encoded 52 of them for clients that read none.
+ */
+export async function resolveOffsetPage<Node>(
+  options: { args: PageArgs; defaultSize: number; maxSize: number },
+  resolve: (page: { offset: number; limit: number }) => Promise<readonly Node[]>,
+): Promise<{ edges: (OffsetEdge<Node> | null)[]; pageInfo: OffsetPageInfo }> {
+  const { limit, offset, expectedSize, hasPreviousPage, hasNextPage } = offsetForArgs(options);
+  const nodes = await resolve({ offset, limit });
+  const edges = nodes.slice(0, expectedSize).map((node, index) => (node == null ? null : new OffsetEdge(node, offset + index)));
+  return { edges, pageInfo: new OffsetPageInfo(offset, offset + edges.length - 1, hasPreviousPage, hasNextPage(nodes.length)) };
 }

@@ -4,11 +4,10 @@ import pg from 'pg';
 // are made, since every connection of the gateway's comes from one of them.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-export function createPool(connectionString: string, max: number, options: { pipeline?: boolean } = {}): pg.Pool {
+export function createPool(connectionString: string, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
-    pipeline: options.pipeline ?? false,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     application_name: 'sx-gateway',

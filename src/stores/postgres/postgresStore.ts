@@ -19,7 +19,7 @@ import type {
 } from '../../interfaces.js';
 import { searchPathFor } from '../../sources/identifiers.js';
 import { PostgresRegistry } from './registry.js';
-import { SharedReadTransaction, PostgresTenantBinding } from './tenantBinding.js';
+import { PostgresReadBinding, PostgresTenantBinding } from './tenantBinding.js';
 import { createPool } from './pools.js';
 import { latestTenantVersion } from './migrationFiles.js';
 import { asUnavailable } from './failures.js';
@@ -40,19 +40,17 @@ export class PostgresStore implements Store, TenantSchemas {
   readonly dialect = 'postgres' as const;
   readonly tenantSchemas: TenantSchemas = this;
   readonly latestVersion = latestTenantVersion;
-  /** Read bindings: pipelined clients, so a binding's setup travels with its first statement. */
+  /** Reads: each statement takes a client for its one exchange (PostgresReadBinding), and snapshots. */
   readonly pool: pg.Pool;
-  /** Writes, imports (COPY cannot run pipelined) and the registry. */
+  /** Writes, imports and the registry. */
   readonly writePool: pg.Pool;
   private readonly adminPool: pg.Pool;
   readonly registry: PostgresRegistry;
   private readonly statementTimeoutMs: number;
-  /** The read transaction of each running operation, by the operation's key. */
-  private readonly operations = new WeakMap<object, SharedReadTransaction>();
 
   constructor(private readonly options: PostgresStoreOptions) {
     const { config } = options;
-    this.pool = createPool(options.dsn, config.postgres.poolMax, { pipeline: true });
+    this.pool = createPool(options.dsn, config.postgres.poolMax);
     this.writePool = createPool(options.dsn, Math.max(2, Math.ceil(config.postgres.poolMax / 4)));
     this.adminPool =
       options.adminDsn && options.adminDsn !== options.dsn ? createPool(options.adminDsn, 2) : this.writePool;
@@ -161,35 +159,34 @@ export class PostgresStore implements Store, TenantSchemas {
   }
 
   /**
-   * A read binding. Bindings opened with the same `operation` key share one transaction and one client (see
-   * SharedReadTransaction); without a key the binding has its own.
+   * A read binding. An operation's (GraphQL, REST: `operation` given) binds each statement for itself
+   * (PostgresReadBinding), so it holds nothing between statements and the bindings of one operation share nothing.
+   * Without an operation, an admin task's: one READ ONLY transaction, in which a cursor can span statements.
    */
-  openTenant(sourceId: string, operation?: object): Promise<TenantBinding> {
-    return this.openSession(sourceId, true, this.statementTimeoutMs, operation);
+  async openTenant(sourceId: string, operation?: object): Promise<TenantBinding> {
+    if (!operation) return this.openTransaction(sourceId, true, this.statementTimeoutMs);
+    const source = await this.guard(() => this.registry.resolve(sourceId));
+    return new PostgresReadBinding({
+      pool: this.pool,
+      source,
+      sourceId: source.id,
+      schemaName: source.schemaName!,
+      statementTimeoutMs: this.statementTimeoutMs,
+      observer: this.options.observer,
+      onSchemaGone: () => this.registry.invalidate(source.id),
+    });
   }
 
-  private async openSession(
+  /** A binding inside one transaction: a write (on the write pool), or a snapshot or an admin task's read (READ ONLY). */
+  private async openTransaction(
     sourceId: string,
     readOnly: boolean,
     statementTimeoutMs: number,
-    operation?: object,
     isolation?: 'REPEATABLE READ',
   ): Promise<TenantBinding> {
-    let shared: SharedReadTransaction | undefined;
-    if (readOnly && operation) {
-      shared = this.operations.get(operation);
-      if (!shared || shared.closed) {
-        shared = new SharedReadTransaction(this.pool, statementTimeoutMs, this.options.observer);
-        this.operations.set(operation, shared);
-      }
-    }
-    const lookup = this.guard(() => this.registry.resolve(sourceId, shared?.started ? shared : undefined));
-    shared?.lookingUp(lookup);
-    const source = await lookup;
-    shared?.join();
+    const source = await this.guard(() => this.registry.resolve(sourceId));
     return new PostgresTenantBinding({
       pool: readOnly ? this.pool : this.writePool,
-      pipelined: readOnly,
       source,
       sourceId: source.id,
       schemaName: source.schemaName!,
@@ -198,12 +195,11 @@ export class PostgresStore implements Store, TenantSchemas {
       statementTimeoutMs,
       observer: this.options.observer,
       onSchemaGone: () => this.registry.invalidate(source.id),
-      shared,
     });
   }
 
   withTenant<T>(sourceId: string, fn: (db: TenantDb) => Promise<T>, statementTimeoutMs = this.statementTimeoutMs): Promise<T> {
-    return this.inBinding(this.openSession(sourceId, false, statementTimeoutMs), (binding) => fn(binding.db));
+    return this.inBinding(this.openTransaction(sourceId, false, statementTimeoutMs), (binding) => fn(binding.db));
   }
 
   /**
@@ -212,7 +208,7 @@ export class PostgresStore implements Store, TenantSchemas {
    * fn also gets the registry record the binding resolved, which is what the copy's `sources` row should say.
    */
   withSnapshot<T>(sourceId: string, fn: (db: TenantDb, source: SourceRecord) => Promise<T>): Promise<T> {
-    const opened = this.openSession(sourceId, true, this.statementTimeoutMs, undefined, 'REPEATABLE READ');
+    const opened = this.openTransaction(sourceId, true, this.statementTimeoutMs, 'REPEATABLE READ');
     return this.inBinding(opened, (binding) => fn(binding.db, binding.source));
   }
 

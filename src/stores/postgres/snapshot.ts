@@ -43,6 +43,7 @@ export class DatabaseSnapshot {
       dialect: 'postgres',
       sourceId: source.id,
       schemaName,
+      layoutVersion: source.migrationVersion,
       all: async <Row>(query: Sql) => (await run(query)).rows as Row[],
       one: async <Row>(query: Sql) => (await run(query)).rows[0] as Row | undefined,
       run: async (query: Sql) => (await run(query)).rowCount ?? 0,

@@ -112,6 +112,13 @@ CREATE TABLE IF NOT EXISTS job_queue (
   updated_at   TEXT NOT NULL
 );
 
+-- PostgreSQL's migration 006: the exact item count of a source, recorded with the newest updated_at it saw.
+CREATE TABLE IF NOT EXISTS item_counts (
+  source_id         TEXT    PRIMARY KEY,
+  items             INTEGER NOT NULL,
+  newest_updated_at TEXT    NOT NULL
+);
+
 CREATE INDEX IF NOT EXISTS videos_updated_at_idx ON videos (source_id, updated_at DESC, id);
 -- Same orders as PostgreSQL's migration 003: the author filter pages by recency, the bookmarked order by four columns.
 CREATE INDEX IF NOT EXISTS videos_author_recent_idx ON videos (source_id, author_unique_id, updated_at DESC, id);

@@ -204,6 +204,7 @@ export class SqliteStore implements Store {
       for (const { table } of [...SOURCE_TABLES].reverse()) {
         this.connection.prepare(`DELETE FROM ${table} WHERE source_id = ?`).run(sourceId);
       }
+      this.connection.prepare('DELETE FROM item_counts WHERE source_id = ?').run(sourceId);
       this.connection.prepare('DELETE FROM sources WHERE id = ?').run(sourceId);
     });
     remove.immediate();
@@ -229,7 +230,7 @@ export class SqliteStore implements Store {
       throw new GatewayError('SOURCE_HAS_DATA', `Refusing to delete source_id=${source.id}: it holds ${n} items`, { items: n });
     }
     const remove = this.connection.transaction(() => {
-      for (const table of ['csv_consolidated_raw', 'csv_authors_raw', 'csv_bookmarks_raw', 'scheduling_artifacts', 'job_queue']) {
+      for (const table of ['csv_consolidated_raw', 'csv_authors_raw', 'csv_bookmarks_raw', 'scheduling_artifacts', 'job_queue', 'item_counts']) {
         this.connection.prepare(`DELETE FROM ${table} WHERE source_id = ?`).run(source.id);
       }
       this.connection.prepare('DELETE FROM sources WHERE id = ?').run(source.id);
