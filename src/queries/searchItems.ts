@@ -106,35 +106,51 @@ function rankedWindowSql(db: TenantDb, terms: string[], page: { limit: number; o
   // words are frequent, or collect the few matches from the GIN index when they are rare. ts_rank runs on the
   // window's rows only, outside it; it grows with relevance, bm25() shrinks with it, hence DESC here.
   // `amongNewest` looks only at that many of the newest items, always by walking the index.
+  // The walk reads only what the index videos_updated_at_idx holds (its key and, since migration 007, search_tsv):
+  // PostgreSQL can then match and rank without visiting the table, and fetches whole rows for the page alone.
   const candidates =
     amongNewest === undefined
       ? sql`videos v`
-      : sql`(SELECT * FROM videos v WHERE v.source_id = ${db.sourceId} ORDER BY v.updated_at DESC, v.id LIMIT ${amongNewest}) v`;
+      : sql`(SELECT v.source_id, v.id, v.updated_at, v.search_tsv FROM videos v WHERE v.source_id = ${db.sourceId}
+              ORDER BY v.updated_at DESC, v.id LIMIT ${amongNewest}) v`;
   return sql`
-    SELECT ${columns}, v.window_size
-      FROM (SELECT w.*, count(*) OVER () AS window_size, ts_rank(w.search_tsv, to_tsquery('simple', ${match})) AS rank
-              FROM (SELECT v.*
+    SELECT ${columns}, p.window_size
+      FROM (SELECT w.id, w.updated_at, count(*) OVER () AS window_size, ts_rank(w.search_tsv, to_tsquery('simple', ${match})) AS rank
+              FROM (SELECT v.id, v.updated_at, v.search_tsv
                       FROM ${candidates}
                      WHERE v.source_id = ${db.sourceId} AND v.search_tsv @@ to_tsquery('simple', ${match})
                      ORDER BY v.updated_at DESC, v.id
                      LIMIT ${RANKED_MATCHES}) w
-             ORDER BY ts_rank(w.search_tsv, to_tsquery('simple', ${match})) DESC, w.updated_at DESC, w.id
-             LIMIT ${page.limit} OFFSET ${page.offset}) v
+             ORDER BY rank DESC, w.updated_at DESC, w.id
+             LIMIT ${page.limit} OFFSET ${page.offset}) p
+      JOIN videos v ON v.source_id = ${db.sourceId} AND v.id = p.id
       ${metaJoin}
-     ORDER BY v.rank DESC, v.updated_at DESC, v.id`;
+     ORDER BY p.rank DESC, p.updated_at DESC, p.id`;
 }
 
 /** Matches after the window, in the RECENT order; `offset` counts from the first match, so it is ≥ RANKED_MATCHES. */
 function recentTailSql(db: TenantDb, terms: string[], page: { limit: number; offset: number }, read: SearchRead): Sql {
   const { columns, metaJoin } = pageOutput(read);
+  if (db.dialect === 'sqlite') {
+    return sql`
+      SELECT ${columns}
+        FROM (SELECT v.*
+                FROM ${matchesSql(db, terms)}
+               ORDER BY v.updated_at DESC, v.id
+               LIMIT ${page.limit} OFFSET ${page.offset}) v
+        ${metaJoin}
+       ORDER BY v.updated_at DESC, v.id`;
+  }
+  // As the window: the walk stays in the index, whole rows are fetched for the page.
   return sql`
     SELECT ${columns}
-      FROM (SELECT v.*
+      FROM (SELECT v.id, v.updated_at
               FROM ${matchesSql(db, terms)}
              ORDER BY v.updated_at DESC, v.id
-             LIMIT ${page.limit} OFFSET ${page.offset}) v
+             LIMIT ${page.limit} OFFSET ${page.offset}) p
+      JOIN videos v ON v.source_id = ${db.sourceId} AND v.id = p.id
       ${metaJoin}
-     ORDER BY v.updated_at DESC, v.id`;
+     ORDER BY p.updated_at DESC, p.id`;
 }
 
 /**
