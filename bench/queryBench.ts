@@ -106,6 +106,32 @@ async function searchAlone(
   return { gateway, gatewayWithCount, rawPg };
 }
 
+/** Up to four slices of the measured seconds, each at least one second long. */
+function sliceCount(seconds: number): number {
+  return Math.max(1, Math.min(4, Math.floor(seconds)));
+}
+
+/**
+ * The slices of one side as one result: requests and failures added up, req/s over the slices' whole time, p50
+ * and p99 the median of the slices' own (autocannon reports percentiles, not the samples to merge).
+ */
+function combine(slices: LoadResult[]): LoadResult {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const requests = slices.reduce((sum, s) => sum + s.requests, 0);
+  const seconds = slices.reduce((sum, s) => sum + s.requests / s.requestsPerSecond, 0);
+  return {
+    requestsPerSecond: requests / seconds,
+    p50Ms: median(slices.map((s) => s.p50Ms)),
+    p99Ms: median(slices.map((s) => s.p99Ms)),
+    requests,
+    failures: slices.reduce((sum, s) => sum + s.failures, 0),
+  };
+}
+
 /** Gateway vs PostGraphile vs a raw pg loop on the same tenant schema, one workload after the other. */
 export async function benchQueries(
   databaseUrl: string,
@@ -140,10 +166,6 @@ export async function benchQueries(
     for (const name of ['page', 'author', 'search'] as const) {
       const work = byName[name];
       const warm = { connections: shape.connections, seconds: shape.warmupSeconds };
-      await loadGraphql(gateway.url, work.gateway, warm);
-      const g = await loadGraphql(gateway.url, work.gateway, shape);
-      await loadGraphql(postgraphile.url, work.postgraphile, warm);
-      const p = await loadGraphql(postgraphile.url, work.postgraphile, shape);
       const once = rawWork(name, author, term);
       const rawOnce = async () => {
         const client = await pool.connect();
@@ -153,8 +175,20 @@ export async function benchQueries(
           client.release();
         }
       };
+      await loadGraphql(gateway.url, work.gateway, warm);
+      await loadGraphql(postgraphile.url, work.postgraphile, warm);
       await loadLoop(rawOnce, { workers: shape.connections, seconds: shape.warmupSeconds });
-      const r = await loadLoop(rawOnce, { workers: shape.connections, seconds: shape.seconds });
+      // The measured seconds are cut into slices taken in turn (gateway, PostGraphile, raw loop, and again), so a
+      // change in the machine's speed during the run (other tenants of the host) falls on the three alike.
+      const sliceTotal = sliceCount(shape.seconds);
+      const slice = { connections: shape.connections, seconds: shape.seconds / sliceTotal };
+      const slices: { g: LoadResult[]; p: LoadResult[]; r: LoadResult[] } = { g: [], p: [], r: [] };
+      for (let i = 0; i < sliceTotal; i++) {
+        slices.g.push(await loadGraphql(gateway.url, work.gateway, slice));
+        slices.p.push(await loadGraphql(postgraphile.url, work.postgraphile, slice));
+        slices.r.push(await loadLoop(rawOnce, { workers: shape.connections, seconds: slice.seconds }));
+      }
+      const [g, p, r] = [combine(slices.g), combine(slices.p), combine(slices.r)];
       figures.push({ workload: name, gateway: g, postgraphile: p, rawPg: r });
       process.stderr.write(
         `[bench] ${name}: gateway ${g.requestsPerSecond.toFixed(0)} req/s p50 ${g.p50Ms} ms; postgraphile ${p.requestsPerSecond.toFixed(0)} req/s p50 ${p.p50Ms} ms; raw pg ${r.requestsPerSecond.toFixed(0)} req/s p50 ${r.p50Ms.toFixed(2)} ms\n`,

@@ -25,23 +25,26 @@ function searchFunctionDdl(schema: string, helper: string): string {
   const videos = `${pg.escapeIdentifier(schema)}.videos`;
   const tsquery = `to_tsquery('simple', ${tsqueryTextSql('search_videos.q')})`;
   // Plain LANGUAGE sql, STABLE, not STRICT, no SET clause, not SECURITY DEFINER: what PostgreSQL requires to
-  // inline a set-returning function. Inlined, PostGraphile's LIMIT meets this ORDER BY in one plan (a top-N
-  // sort), as in the gateway's single statement, instead of every match being materialised first.
-  // The gateway's ranking rule: the newest RANKED_MATCHES matches, ranked, ties newest first. The workload reads
-  // the first page, which lies in that window; the matches after it (newest first) are left out here.
+  // inline a set-returning function. Inlined, PostGraphile's LIMIT meets this ORDER BY in one plan, as in the
+  // gateway's single statement, instead of every match being materialised first.
+  // The gateway's ranking rule and statement shape: the newest RANKED_MATCHES matches read from the index alone
+  // (key and search_tsv), ranked, ties newest first, then whole rows for the page. The workload reads the first
+  // page, which lies in that window; the matches after it (newest first) are left out here.
   return `
     CREATE OR REPLACE FUNCTION ${pg.escapeIdentifier(helper)}.search_videos(source_id text, q text)
     RETURNS SETOF ${videos}
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $body$
-      SELECT w.*
-        FROM (SELECT v.*
-                FROM ${videos} AS v
-               WHERE v.source_id = search_videos.source_id
-                 AND v.search_tsv @@ ${tsquery}
-               ORDER BY v.updated_at DESC, v.id
-               LIMIT ${RANKED_MATCHES}) AS w
-       ORDER BY ts_rank(w.search_tsv, ${tsquery}) DESC, w.updated_at DESC, w.id
+      SELECT v.*
+        FROM (SELECT w.id, w.updated_at, ts_rank(w.search_tsv, ${tsquery}) AS rank
+                FROM (SELECT m.id, m.updated_at, m.search_tsv
+                        FROM ${videos} AS m
+                       WHERE m.source_id = search_videos.source_id
+                         AND m.search_tsv @@ ${tsquery}
+                       ORDER BY m.updated_at DESC, m.id
+                       LIMIT ${RANKED_MATCHES}) AS w) AS p
+        JOIN ${videos} AS v ON v.source_id = search_videos.source_id AND v.id = p.id
+       ORDER BY p.rank DESC, p.updated_at DESC, p.id
     $body$`;
 }
 
