@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consolidatedRow, REQUIRED_COLUMNS } from '../src/import/csvFields.js';
-import { readCsvRecords } from '../src/import/csvRecords.js';
+import { readCsvRows } from '../src/import/csvRecords.js';
+import { FIELD_RULES, compileRowRules } from '../src/import/fieldRules.js';
 import type { TenantDb } from '../src/interfaces.js';
-import { consolidatedTuple, createStaging, stageRows } from '../src/queries/importMerge.js';
+import { STAGED_COLUMNS, createStaging, stageRows } from '../src/queries/importMerge.js';
 import { mergeStagedSqlite } from '../src/queries/importMergeSqlite.js';
 import { tableChecksums } from '../src/queries/tableChecksums.js';
 import { AUTHORS_HEADER, CONSOLIDATED_HEADER, csv } from './support/csv.js';
@@ -54,9 +54,14 @@ async function stageConsolidated(db: TenantDb, text: string): Promise<void> {
   const batches = async function* () {
     let batch: unknown[][] = [];
     let seq = 0;
-    const records = readCsvRecords(Readable.from([text]), { label: 'consolidated', requiredColumns: REQUIRED_COLUMNS.consolidated });
-    for await (const record of records) {
-      batch.push(consolidatedTuple(consolidatedRow(record, ++seq)));
+    let rules: ReturnType<typeof compileRowRules> | null = null;
+    const rows = readCsvRows(Readable.from([text]), {
+      label: 'consolidated',
+      requiredColumns: FIELD_RULES.consolidated.required,
+      onHeader: (header) => (rules = compileRowRules('consolidated', header, STAGED_COLUMNS.stage_consolidated)),
+    });
+    for await (const values of rows) {
+      batch.push(rules!(values, ++seq));
       if (batch.length === 500) {
         yield batch;
         batch = [];

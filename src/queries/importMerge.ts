@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import sql, { bulk, raw, type Sql } from 'sql-template-tag';
 import type { Dialect, TenantDb } from '../interfaces.js';
-import type { AuthorStageRow, BookmarkStageRow, ConsolidatedStageRow } from '../import/csvFields.js';
 import { copyTextLine } from './copyText.js';
 import { withKeysBuiltAfter } from './bulkLoad.js';
 import { asJson, sameValue, tempTable, tempTableAs } from './dialect.js';
@@ -46,12 +45,6 @@ export const STAGED_COLUMNS = {
   stage_bookmarks: ['seq', 'video_id', 'bookmark_timestamp', 'row_json'],
 } as const;
 export type StagedTable = keyof typeof STAGED_COLUMNS;
-
-export const consolidatedTuple = (r: ConsolidatedStageRow): unknown[] =>
-  [r.seq, r.videoId, r.authorId, r.authorUniqueId, r.authorName, r.caption, r.platform, r.csvRowHash, r.videoPath, r.coverPath, r.rowJson];
-export const authorTuple = (r: AuthorStageRow): unknown[] =>
-  [r.seq, r.authorId, r.authorUniqueId, r.authorName, r.followers, r.hearts, r.videosCount, r.signature, r.isPrivate, r.rowJson];
-export const bookmarkTuple = (r: BookmarkStageRow): unknown[] => [r.seq, r.videoId, r.bookmarkTimestamp, r.rowJson];
 
 /**
  * Streams batches of rows into a staging table. PostgreSQL takes them through COPY, whose backpressure reaches
