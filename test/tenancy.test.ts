@@ -236,7 +236,7 @@ describe('PostgreSQL schema per source', () => {
     }
     const meta = await gateway.gql(`mutation { setItemMeta(sourceId: "pathcheck", itemId: "v1", input: { rating: 3 }) { rating } }`);
     expect(meta.body.errors).toBeUndefined();
-    // Every pooled connection of both pools (pipelined reads, writes), once back, has the server default search_path.
+    // Every pooled connection of both pools (reads, writes), once back, has the server default search_path.
     for (const pool of [store.pool, store.writePool]) {
       expect(pool.totalCount).toBeGreaterThan(0);
       const clients = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
