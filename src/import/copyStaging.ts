@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import sql, { join, raw, type Sql } from 'sql-template-tag';
 import { GatewayError } from '../errors.js';
@@ -208,9 +209,17 @@ const csvTable = (file: FileKind) => `${FIELD_RULES[file].table}_csv`;
 
 export interface CopyStaged {
   rows: number;
-  /** Rows whose key (the staged column FileRules.key) is NULL: skipped by the merge. */
-  withoutKey: number;
 }
+
+/** A file COPY has parsed into its text table (csvTable) whose field rules have not run yet. */
+export interface CopiedCsv {
+  file: FileKind;
+  header: string[];
+  /** Data rows in the file. */
+  rows: number;
+}
+
+const textColumns = (header: readonly string[]): Sql[] => header.map((_, i) => raw(`r.c${i + 1}`));
 
 /**
  * Stages one file in PostgreSQL: its header is read in Node, its bytes go through CopyFeed into COPY, and one
@@ -223,7 +232,20 @@ export async function stageByCopy(
   input: Readable,
   options: { requireRows?: boolean; onProgress?: (rows: number, bytes: number) => void },
 ): Promise<CopyStaged> {
-  if (!db.copyFrom) throw new Error('stageByCopy needs a TenantDb that can COPY');
+  return stageCopied(db, await copyCsv(db, file, input, options));
+}
+
+/**
+ * The COPY half of stageByCopy: the file's fields land in its text table, `c1`…`cN` in header order and `seq` in
+ * file order, where they stay until stageCopied applies the rules (or the transaction ends).
+ */
+export async function copyCsv(
+  db: TenantDb,
+  file: FileKind,
+  input: Readable,
+  options: { requireRows?: boolean; onProgress?: (rows: number, bytes: number) => void },
+): Promise<CopiedCsv> {
+  if (!db.copyFrom) throw new Error('copyCsv needs a TenantDb that can COPY');
   let bytes = 0;
   const feed = new CopyFeed({
     label: file,
@@ -256,23 +278,68 @@ export async function stageByCopy(
       throw copyFailure(feedFailure.error ?? error, file, feed);
     }
     options.onProgress?.(feed.rowCount, bytes);
-
-    const { table: staged, key } = FIELD_RULES[file];
-    const stagedColumns = STAGED_COLUMNS[staged];
-    const r = (column: Sql) => sql`r.${column}`;
-    const counted = await db.one<{ rows: number; without_key: number }>(sql`
-      WITH staged AS (
-        INSERT INTO ${raw(staged)} (${stagedColumnList(stagedColumns)})
-        SELECT ${rowRulesSql(file, header, columns.map(r), stagedColumns, sql`r.seq`)}
-          FROM ${raw(table)} r
-        RETURNING ${stagedColumnList([key])})
-      SELECT count(*)::integer AS rows, count(*) FILTER (WHERE ${stagedColumnList([key])} IS NULL)::integer AS without_key FROM staged`);
-    // The fields are in the stage table now; the raw copy would hold its disk until the transaction ends.
-    await db.run(sql`DROP TABLE ${raw(table)}`);
-    return { rows: counted?.rows ?? 0, withoutKey: counted?.without_key ?? 0 };
+    return { file, header, rows: feed.rowCount };
   } finally {
     input.destroy();
   }
+}
+
+/**
+ * The field rules over a copied file's rows, into the file's stage table: all of them, or those whose `seq` the
+ * condition `only` (over `r.seq`) admits; with `digests`, each row's `raw_a` and `raw_b` too (rawDigestSql). The
+ * text table is dropped once all rows are staged: it would hold its disk until the transaction ends.
+ */
+export async function stageCopied(db: TenantDb, copied: CopiedCsv, options: { only?: Sql; digests?: boolean } = {}): Promise<CopyStaged> {
+  const { file, header } = copied;
+  const table = raw(csvTable(file));
+  const stagedColumns = STAGED_COLUMNS[FIELD_RULES[file].table];
+  const digests = options.digests
+    ? { columns: sql`, raw_a, raw_b`, values: sql`, ${rawDigestSql(copied, 'a')}, ${rawDigestSql(copied, 'b')}` }
+    : { columns: sql``, values: sql`` };
+  await db.run(sql`
+    INSERT INTO ${raw(FIELD_RULES[file].table)} (${stagedColumnList(stagedColumns)}${digests.columns})
+    SELECT ${rowRulesSql(file, header, textColumns(header), stagedColumns, sql`r.seq`)}${digests.values}
+      FROM ${table} r
+     WHERE ${options.only ?? sql`true`}`);
+  if (!options.only) await db.run(sql`DROP TABLE ${table}`);
+  return { rows: copied.rows };
+}
+
+/**
+ * A select over a copied file's text table (as `r`) of each row's `seq`, the staged columns named (by the same
+ * rules stageCopied applies) and its fields' digest (`raw_a`, `raw_b`, see rawDigestSql): what a re-import judges
+ * its rows by before their rules run.
+ */
+export function copiedKeysSql(copied: CopiedCsv, stagedColumns: readonly string[]): Sql {
+  const { file, header } = copied;
+  return sql`SELECT ${rowRulesSql(file, header, textColumns(header), ['seq', ...stagedColumns], sql`r.seq`, { partial: true })},
+                    ${rawDigestSql(copied, 'a')} AS raw_a, ${rawDigestSql(copied, 'b')} AS raw_b
+               FROM ${raw(csvTable(file))} r`;
+}
+
+/** Changed when the digest below changes meaning: every stored digest then differs, which only costs a full comparison. */
+const RAW_DIGEST_VERSION = 1;
+
+/**
+ * One 64-bit half of the digest of a row's fields as the file holds them: a hash of each field with a seed of its
+ * own, combined by XOR, a missing trailing field (NULL) with a constant of its own. The seeds come from the header
+ * and the rules' generated SQL, so the same fields under another header, or under rules that have changed, give
+ * another digest: the staged row is a function of exactly these. One hash call per field cost 0.4 s on 1M rows
+ * where building the row's JSON text to hash it cost 1.5 s.
+ */
+function rawDigestSql(copied: CopiedCsv, half: 'a' | 'b'): Sql {
+  const { file, header } = copied;
+  const stagedColumns = STAGED_COLUMNS[FIELD_RULES[file].table];
+  const rules = rowRulesSql(file, header, textColumns(header), stagedColumns, sql`r.seq`);
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([RAW_DIGEST_VERSION, file, header, rules.sql, rules.values]))
+    .digest('hex');
+  const seed = (...parts: (string | number)[]) =>
+    createHash('sha256').update([fingerprint, half, ...parts].join(':')).digest().readBigInt64BE(0).toString();
+  const fields = textColumns(header).map(
+    (column, i) => sql`coalesce(hashtextextended(${column}, ${seed(i)}::bigint), ${seed(i, 'null')}::bigint)`,
+  );
+  return fields.length ? join(fields, ' # ') : sql`0::bigint`;
 }
 
 /** Pipes the input into the feed and waits until the feed has read and checked the header. */

@@ -333,8 +333,9 @@ function rowHashSql(header: readonly string[], columns: readonly Sql[]): Sql {
   return sql`encode(sha256(convert_to(array_to_string(ARRAY[${join(parts)}], ''), 'UTF8')), 'hex')`;
 }
 
+/** The row's JSON as jsonb (what the raw tables store), built from the fields without a JSON text to parse. */
 function rowJsonSql(header: readonly string[], columns: readonly Sql[]): Sql {
-  return sql`json_object(${[...header]}::text[], ARRAY[${join([...columns])}]::text[])::text`;
+  return sql`jsonb_object(${[...header]}::text[], ARRAY[${join([...columns])}]::text[])`;
 }
 
 function ruleSql(rule: FieldRule, header: readonly string[], columns: readonly Sql[], at: Map<string, number>): Sql {
@@ -364,7 +365,8 @@ function ruleSql(rule: FieldRule, header: readonly string[], columns: readonly S
 /**
  * The PostgreSQL form for one file's header: the expressions, one per staged column (in `stagedColumns` order,
  * `seq` included), over `columns`, the text columns holding the header's fields in order (NULL for a missing
- * trailing field). The header names travel as parameters, never as SQL text.
+ * trailing field). The header names travel as parameters, never as SQL text. `partial` allows a subset of the
+ * rules' columns, each expression named after its column (a select that judges rows before staging them).
  */
 export function rowRulesSql(
   file: FileKind,
@@ -372,15 +374,17 @@ export function rowRulesSql(
   columns: readonly Sql[],
   stagedColumns: readonly string[],
   seq: Sql,
+  options: { partial?: boolean } = {},
 ): Sql {
   const rules = FIELD_RULES[file].columns;
   const at = positions(header);
-  assertCovers(file, stagedColumns);
+  if (!options.partial) assertCovers(file, stagedColumns);
   const expressions = stagedColumns.map((column) => {
     if (column === 'seq') return seq;
     const rule = rules[column];
     if (!rule) throw new Error(`No field rule for staged column ${file}.${column}`);
-    return ruleSql(rule, header, columns, at);
+    const expression = ruleSql(rule, header, columns, at);
+    return options.partial ? sql`${expression} AS ${stagedColumnList([column])}` : expression;
   });
   return join(expressions, ',\n       ');
 }

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Store, TenantDb } from '../interfaces.js';
-import { STAGED_COLUMNS, createStaging, mergeStaged, stageRows, type ImportCounts } from '../queries/importMerge.js';
+import { KEY_INPUTS, STAGED_COLUMNS, createStaging, mergeStaged, stageRows, type ImportCounts, type UnstagedRows } from '../queries/importMerge.js';
 import { mergeStagedSqlite } from '../queries/importMergeSqlite.js';
 import { recordItemCount } from '../queries/itemCount.js';
-import { canStageByCopy, stageByCopy } from './copyStaging.js';
+import { canStageByCopy, copiedKeysSql, copyCsv, stageByCopy, stageCopied } from './copyStaging.js';
 import { readCsvRows } from './csvRecords.js';
 import { FIELD_RULES, compileRowRules, type FileKind } from './fieldRules.js';
 
@@ -33,8 +33,8 @@ const BATCH = 500;
 
 interface Staged {
   rows: number;
-  /** Rows without the file's key (FileRules.key): the merge skips them. */
-  withoutKey: number;
+  /** Rows without the file's key (FileRules.key): the merge skips them. Counted here when Node applies the rules. */
+  withoutKey?: number;
 }
 
 /**
@@ -44,7 +44,7 @@ interface Staged {
 async function* stagedBatches(
   open: () => Readable,
   file: FileKind,
-  counted: Staged,
+  counted: Required<Staged>,
   onProgress: ((progress: ImportProgress) => void) | undefined,
   requireRows = false,
 ): AsyncGenerator<unknown[][]> {
@@ -91,9 +91,23 @@ async function stageFile(
   if (byCopy) {
     return stageByCopy(db, file, open(), { requireRows, onProgress: (rows, bytes) => onProgress?.({ file, rows, bytes }) });
   }
-  const counted: Staged = { rows: 0, withoutKey: 0 };
+  const counted: Required<Staged> = { rows: 0, withoutKey: 0 };
   await stageRows(db, FIELD_RULES[file].table, stagedBatches(open, file, counted, onProgress, requireRows));
   return counted;
+}
+
+/**
+ * The consolidated file through COPY, its rules left for the merge (UnstagedRows): a re-import runs them only
+ * for the rows its digests do not settle. Its rows without an id are counted by the merge.
+ */
+async function copyConsolidated(
+  db: TenantDb,
+  open: () => Readable,
+  onProgress: ((progress: ImportProgress) => void) | undefined,
+): Promise<Staged & { unstaged: UnstagedRows }> {
+  const copied = await copyCsv(db, 'consolidated', open(), { requireRows: true, onProgress: (rows, bytes) => onProgress?.({ file: 'consolidated', rows, bytes }) });
+  const unstaged: UnstagedRows = { keyColumns: copiedKeysSql(copied, KEY_INPUTS), stage: (options) => stageCopied(db, copied, options) };
+  return { rows: copied.rows, unstaged };
 }
 
 export interface ImportOptions {
@@ -127,24 +141,28 @@ export async function importCsv(store: Store, sourceId: string, files: ImportFil
   });
   return store.withImport(sourceId, async (db, runAtomically) => {
     await createStaging(db);
-    const none: Staged = { rows: 0, withoutKey: 0 };
+    const none: Staged = { rows: 0 };
     const byCopy = await canStageByCopy(db);
     const authors = files.authors ? await stageFile(db, byCopy, 'authors', files.authors, onProgress) : none;
     const bookmarks = files.bookmarks ? await stageFile(db, byCopy, 'bookmarks', files.bookmarks, onProgress) : none;
-    const consolidated = await stageFile(db, byCopy, 'consolidated', files.consolidated, onProgress, true);
-    const withoutId = consolidated.withoutKey;
-    // The same rules and counts in both stores; SQLite's statements are shaped for its planner and its search index.
-    const merge = db.dialect === 'sqlite' ? mergeStagedSqlite : mergeStaged;
+    const consolidated = byCopy
+      ? await copyConsolidated(db, files.consolidated, onProgress)
+      : { ...(await stageFile(db, byCopy, 'consolidated', files.consolidated, onProgress, true)), unstaged: undefined };
+    const importedAt = new Date().toISOString();
     const counts = await runAtomically(async () => {
-      const merged = await merge(db, new Date().toISOString());
+      // The same rules and counts in both stores; SQLite's statements are shaped for its planner and its search index.
+      const merged: ImportCounts & { keyed?: number } =
+        db.dialect === 'sqlite' ? await mergeStagedSqlite(db, importedAt) : await mergeStaged(db, importedAt, consolidated.unstaged);
       // Committed with the rows it counts, so an unfiltered total reads one row instead of counting them all.
       await recordItemCount(db);
       return merged;
     });
+    const withoutId = consolidated.withoutKey ?? consolidated.rows - (counts.keyed ?? consolidated.rows);
     onProgress?.({ file: 'merge', rows: consolidated.rows, bytes: 0 });
     return {
       sourceId,
-      ...counts,
+      inserted: counts.inserted,
+      updated: counts.updated,
       skipped: counts.skipped + withoutId,
       rows: { consolidated: consolidated.rows, authors: authors.rows, bookmarks: bookmarks.rows },
       withoutId,

@@ -61,7 +61,6 @@ export async function withKeysBuiltAfter(
     await db.run(sql`ALTER TABLE ${ident(constraint.table)} ADD CONSTRAINT ${ident(constraint.name)} ${raw(constraint.definition)}`);
   }
   // Statistics for the tables just filled, committed with them: until autovacuum gets there, the source's first
-  // queries would be planned for the empty tables the planner last saw. A table only ever read by its key does
-  // without: the planner sizes a table it has no statistics for by its pages.
+  // queries would be planned for the empty tables the planner last saw.
   for (const table of options.analyze) await db.run(sql`ANALYZE ${ident(table)}`);
 }
