@@ -107,7 +107,7 @@ async function searchAlone(
 }
 
 /** Up to four slices of the measured seconds, each at least one second long. */
-function sliceCount(seconds: number): number {
+export function sliceCount(seconds: number): number {
   return Math.max(1, Math.min(4, Math.floor(seconds)));
 }
 
@@ -115,7 +115,7 @@ function sliceCount(seconds: number): number {
  * The slices of one side as one result: requests and failures added up, req/s over the slices' whole time, p50
  * and p99 the median of the slices' own (autocannon reports percentiles, not the samples to merge).
  */
-function combine(slices: LoadResult[]): LoadResult {
+export function combine(slices: LoadResult[]): LoadResult {
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
     const middle = Math.floor(sorted.length / 2);

@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { loadConfig } from '../src/config.js';
 import { importCsv } from '../src/import/importCsv.js';
 import { openStore } from '../src/stores/openStore.js';
-import { loadGraphql, type LoadResult } from './load.js';
+import { loadGraphql, type GraphqlWork, type LoadResult } from './load.js';
 import type { LoadShape } from './queryBench.js';
-import { startGateway } from './queryBench.js';
+import { combine, sliceCount, startGateway } from './queryBench.js';
 import { makeWorkloads } from './postgraphile/queries.js';
 
 export interface SourcesFigures {
@@ -41,37 +41,55 @@ async function addSources(databaseUrl: string, from: number, to: number): Promis
   return (performance.now() - started) / Math.max(1, to - from);
 }
 
-/** The page workload spread round-robin over `count` sources, against a freshly started gateway. */
-async function measure(databaseUrl: string, count: number, shape: LoadShape, poolMax: number): Promise<{ load: LoadResult; rss: number | null }> {
+type Gateway = Awaited<ReturnType<typeof startGateway>>;
+
+/**
+ * A freshly started gateway, and the page workload spread round-robin over its first `count` sources, warmed up:
+ * every source sent to every pooled connection a few times over, so the registry cache and each server process's
+ * relation cache hold all of them before measuring (steady state, not first touches).
+ */
+async function warmGateway(databaseUrl: string, count: number, shape: LoadShape, poolMax: number): Promise<{ gateway: Gateway; rotate: () => GraphqlWork }> {
   const gateway = await startGateway({
     SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY',
     SX_POSTGRES_DSN: databaseUrl,
     SX_POSTGRES_POOL_MAX: String(poolMax),
   });
-  try {
-    const pages = Array.from({ length: count }, (_, i) => makeWorkloads(sourceName(i)).page.gateway);
-    let next = 0;
-    const rotate = () => pages[next++ % pages.length]!;
-    // The warm-up sends every source to every pooled connection a few times over, so the registry cache and each
-    // server process's relation cache hold all of them before measuring (steady state, not first touches).
-    const warmRequests = count * poolMax * 3;
-    const warmSeconds = Math.max(shape.warmupSeconds, Math.min(90, Math.ceil(warmRequests / 400)));
-    await loadGraphql(gateway.url, rotate, { connections: shape.connections, seconds: warmSeconds });
-    const load = await loadGraphql(gateway.url, rotate, shape);
-    return { load, rss: gateway.rssBytes() };
-  } finally {
-    await gateway.stop();
-  }
+  const pages = Array.from({ length: count }, (_, i) => makeWorkloads(sourceName(i)).page.gateway);
+  let next = 0;
+  const rotate = () => pages[next++ % pages.length]!;
+  const warmRequests = count * poolMax * 3;
+  const warmSeconds = Math.max(shape.warmupSeconds, Math.min(90, Math.ceil(warmRequests / 400)));
+  await loadGraphql(gateway.url, rotate, { connections: shape.connections, seconds: warmSeconds });
+  return { gateway, rotate };
 }
 
-/** p50 and RSS with one source, then with `many` sources, the load spread over all of them. */
+/**
+ * p50 and RSS with the load on one source against the same load spread over `many`, once all of them exist: two
+ * gateways on the same database, measured in alternating slices (one, many, one, many), so that a change in the
+ * machine's speed during the run falls on both alike, as in the items queries.
+ */
 export async function benchSources(databaseUrl: string, many: number, shape: LoadShape, poolMax: number): Promise<SourcesFigures[]> {
   const firstMs = await addSources(databaseUrl, 0, 1);
-  const one = await measure(databaseUrl, 1, shape, poolMax);
   const restMs = await addSources(databaseUrl, 1, many);
-  const all = await measure(databaseUrl, many, shape, poolMax);
-  return [
-    { sources: 1, load: one.load, gatewayRssBytes: one.rss, bootstrapMsPerSource: firstMs },
-    { sources: many, load: all.load, gatewayRssBytes: all.rss, bootstrapMsPerSource: restMs },
-  ];
+  const one = await warmGateway(databaseUrl, 1, shape, poolMax);
+  try {
+    const all = await warmGateway(databaseUrl, many, shape, poolMax);
+    try {
+      const sliceTotal = sliceCount(shape.seconds);
+      const slice = { connections: shape.connections, seconds: shape.seconds / sliceTotal };
+      const slices: { one: LoadResult[]; all: LoadResult[] } = { one: [], all: [] };
+      for (let i = 0; i < sliceTotal; i++) {
+        slices.one.push(await loadGraphql(one.gateway.url, one.rotate, slice));
+        slices.all.push(await loadGraphql(all.gateway.url, all.rotate, slice));
+      }
+      return [
+        { sources: 1, load: combine(slices.one), gatewayRssBytes: one.gateway.rssBytes(), bootstrapMsPerSource: firstMs },
+        { sources: many, load: combine(slices.all), gatewayRssBytes: all.gateway.rssBytes(), bootstrapMsPerSource: restMs },
+      ];
+    } finally {
+      await all.gateway.stop();
+    }
+  } finally {
+    await one.gateway.stop();
+  }
 }

@@ -133,13 +133,13 @@ if (undigested.length) throw new Error(`Compared fields left out of the import d
  * One of the two 64-bit halves of a row's digest (`import_row_digests`): its consolidated part, and the digest
  * parts its author and bookmark rows carry (see stageLastRows), combined by XOR. Every part has a seed of its own,
  * so the same text in two parts cannot cancel out; a part that is missing counts as 0. The consolidated part is
- * the digest of the row's fields as the file holds them where the rows are judged before their rules run
- * (`c.raw_a`, `c.raw_b`, see UnstagedRows), and otherwise of its staged JSON and csv_row_hash: the two kinds
- * never match, which costs a full comparison once should a source change from one to the other.
+ * the digest of the row's fields as the file holds them where COPY parsed the file (`c.raw_a`, `c.raw_b`, see
+ * UnstagedRows), and otherwise (rows read in Node) of its staged JSON and csv_row_hash: the two kinds never
+ * match, which costs a full comparison once should a source change from one to the other.
  */
-function digestHalf(half: 'a' | 'b', unstaged: boolean): Sql {
+function digestHalf(half: 'a' | 'b', ofFields: boolean): Sql {
   const seed = half === 'a' ? 1 : 2;
-  const consolidated = unstaged
+  const consolidated = ofFields
     ? `c.raw_${half}`
     : `coalesce(jsonb_hash_extended(c.row_json, ${10 + seed}), 0)
               # coalesce(hashtextextended(c.${DIGESTED.consolidated[0]}, ${20 + seed}), 0)`;
@@ -297,13 +297,13 @@ function stageKeys(db: TenantDb, stored: StoredState, from: 'staged' | 'staged w
     : { join: sql``, unchanged: sql`false` };
   const unstaged = typeof from !== 'string';
   const rows = unstaged ? { from: sql`(${from} OFFSET 0) c`, tid: sql`NULL::tid` } : { from: sql`stage_consolidated c`, tid: sql`c.ctid` };
-  const rawDigests = from !== 'staged';
+  const ofFields = from !== 'staged';
   // OFFSET 0 keeps the subquery a step of its own, so each digest is computed once: pulled up into the outer
   // query, its expression would be repeated wherever the comparison uses it.
   return db.run(tempTableAs('postgres', 'stage_keys', sql`
     SELECT k.*, ${compare.unchanged} AS unchanged
       FROM (SELECT c.seq, ${rows.tid} AS tid, c.video_id AS id,
-                   ${digestHalf('a', rawDigests)} AS digest_a, ${digestHalf('b', rawDigests)} AS digest_b
+                   ${digestHalf('a', ofFields)} AS digest_a, ${digestHalf('b', ofFields)} AS digest_b
               FROM ${rows.from}
               LEFT JOIN stage_author_last a ON a.author_id = c.author_id
               LEFT JOIN stage_bookmark_last b ON b.video_id = c.video_id
