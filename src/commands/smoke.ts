@@ -36,8 +36,8 @@ export function registerSmokeCommand(program: Command): void {
       '\nGateway checks: health (/health answers 200, status ok), backend (GraphQL health names the expected\n' +
         'backend), sources (with --all: the gateway lists its sources), unmapped (a source id nobody mapped gets\n' +
         'HTTP 400 SOURCE_NOT_MAPPED). Per source: source (it routes; in postgres_primary to its schema), stats and\n' +
-        'items (they answer). The seed names /stats and /items; this gateway serves them as fields of\n' +
-        '`source(sourceId)`, so they are asked through GraphQL.\n\n' +
+        'items (they answer, asked as fields of `source(sourceId)` over GraphQL), rest (the plugin\'s GET /items of\n' +
+        'the source answers, stamped with its id).\n\n' +
         'With --all (the default): one line per gateway check, one line per source, then a summary line. With\n' +
         '--source S: one line per check. Exit code 0 when all pass, 1 when one fails.',
     )

@@ -74,9 +74,8 @@ interface ListedSource {
 
 /**
  * The seed's validation pass over HTTP, as a client sees the gateway: `/health`, then per source its routing,
- * `stats` and `items`. The original served `/stats` and `/items` as REST routes; this gateway serves them as
- * GraphQL fields of `source(sourceId)`, so they are asked there; once the REST routes exist, `sourceChecks` asks
- * them as well. Reads only, so no admin rights are needed.
+ * `stats` and `items`, asked as the GraphQL fields of `source(sourceId)`, then the plugin's REST face (`rest`:
+ * GET /items of the source). Reads only, so no admin rights are needed.
  */
 class SmokeProbe {
   readonly base: string;

@@ -40,12 +40,14 @@ export interface TestGateway {
 let counter = 0;
 
 /** A fresh database on the suite's PostgreSQL; dropped by the returned function. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A new database on the test server; `encoding` (from template0, "C" locale) for one that is not UTF-8. */
+export async function createTestDatabase(options: { encoding?: 'SQL_ASCII' | 'LATIN1' } = {}): Promise<{ url: string; drop: () => Promise<void> }> {
   const adminUrl = inject('postgresAdminUrl');
   const name = `sx_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
+  const encoding = options.encoding ? ` TEMPLATE template0 ENCODING '${options.encoding}' LC_COLLATE 'C' LC_CTYPE 'C'` : '';
+  await admin.query(`CREATE DATABASE "${name}"${encoding}`);
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
@@ -63,7 +65,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 export async function startTestGateway(
   kind: GatewayKind,
   env: Record<string, string> = {},
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; encoding?: 'SQL_ASCII' | 'LATIN1' } = {},
 ): Promise<TestGateway> {
   const statements: StatementEvent[] = [];
   const observer = (event: StatementEvent) => statements.push(event);
@@ -104,7 +106,7 @@ export async function startTestGateway(
     store = new SqliteStore({ file: databaseUrl, observer, mode: config.mode === 'POSTGRES_MIRROR' ? 'POSTGRES_MIRROR' : 'SQLITE' });
     cleanup = () => rm(dir, { recursive: true, force: true });
   } else {
-    const database = await createTestDatabase();
+    const database = await createTestDatabase({ encoding: options.encoding });
     databaseUrl = database.url;
     config = loadConfig({
       SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY',
