@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { serverAudits, type Audit, type AuditResult } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_KINDS, startTestGateway, type TestGateway } from './support/gateway.js';
@@ -123,5 +124,22 @@ describe.each(STORE_KINDS)('GraphQL over HTTP, %s', (kind) => {
       type: expect.stringMatching(/^application\/json/),
       code: 'SOURCE_NOT_MAPPED',
     });
+  });
+
+  it('keeps an idle keep-alive connection open for 72 s, past the idle timeout of the proxies in front', async () => {
+    // Node's own default is 5 s: a proxy or client that keeps idle connections for 60 s would send requests on
+    // connections the server is closing. The server announces its timeout with every keep-alive response.
+    const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+      const agent = new http.Agent({ keepAlive: true });
+      http.get(`${gateway!.url}/health/live`, { agent }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          agent.destroy();
+          resolve(response.headers);
+        });
+      }).on('error', reject);
+    });
+    expect(headers.connection).toBe('keep-alive');
+    expect(headers['keep-alive']).toBe('timeout=72');
   });
 });

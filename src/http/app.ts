@@ -51,8 +51,12 @@ export async function createGatewayApp(store: Store, config: GatewayConfig, logg
   let drain: ServerDrain | undefined;
   let server: Server | undefined;
   const app = Fastify({
-    serverFactory: (handler) => {
+    serverFactory: (handler, options) => {
       server = createServer();
+      // What Fastify sets on a server it creates itself, and not on one from a factory: without it Node closes an
+      // idle keep-alive connection after 5 s, shorter than the idle timeout of the proxies and clients in front
+      // (60 s is common), which then send a request on a connection the server is closing and get ECONNRESET.
+      server.keepAliveTimeout = (options as { keepAliveTimeout: number }).keepAliveTimeout;
       drain = new ServerDrain(server);
       server.on('request', drain.guard(handler));
       return server;
