@@ -151,7 +151,6 @@ async function serverVersion(databaseUrl: string): Promise<string> {
   }
 }
 
-/** The author with the most items: the author filter's worst page. */
 /** VACUUM (ANALYZE) of the source's tables, then a CHECKPOINT where the bench's role may ask for one. */
 async function settle(databaseUrl: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -168,6 +167,7 @@ async function settle(databaseUrl: string, schema: string): Promise<void> {
   }
 }
 
+/** The author with the most items: the author filter's worst page. */
 async function busiestAuthor(databaseUrl: string, schema: string): Promise<string> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
