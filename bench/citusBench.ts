@@ -11,7 +11,7 @@ import type { DatasetFiles } from './dataset.js';
 import { loadGraphql, type GraphqlWork, type LoadResult } from './load.js';
 import { makeWorkloads } from './postgraphile/queries.js';
 import { dropDatabase, recreateDatabase, type BenchServer } from './postgres.js';
-import { runNodeScript } from './processes.js';
+import { runCli } from './processes.js';
 import { startGateway, type LoadShape } from './queryBench.js';
 import { withPgClient } from '../test/support/pgClient.js';
 
@@ -46,7 +46,7 @@ const postgresEnv = (dsn: string) => ({ SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', 
 
 async function cliImport(dsn: string, sourceId: string, files: DatasetFiles): Promise<number> {
   const args = ['import', '--create', '--source', sourceId, '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'];
-  return (await runNodeScript('src/cli.ts', args, postgresEnv(dsn))).ms;
+  return (await runCli(args, postgresEnv(dsn))).ms;
 }
 
 /** The page workload over both sources, one request to each in turn, against a gateway serving `dsn`. */
@@ -143,8 +143,7 @@ export async function benchCitus(
     const moves: CitusMove[] = [];
     for (const target of [placements[0]!.node, placements[1]!.node]) {
       log(`citus: move-source --source ${moving} --to ${target} --mode force_logical (${rows} rows, ${size})`);
-      const { stdout, ms } = await runNodeScript(
-        'src/cli.ts',
+      const { stdout, ms } = await runCli(
         ['move-source', '--source', moving, '--to', target, '--mode', 'force_logical', '--json'],
         postgresEnv(coordinatorUrl),
       );

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ensureDataset, type DatasetFiles } from './dataset.js';
-import { runNodeScript } from './processes.js';
+import { runCli } from './processes.js';
 import { rawCopyRowsPerSecond } from './rawCopy.js';
 import { importRowByRow } from './rowByRow.js';
 
@@ -21,8 +21,7 @@ interface CliSummary {
 
 /** One `sx-gateway import --json` process, timed from spawn to exit like the psql process it is compared with. */
 async function cliImport(databaseUrl: string, sourceId: string, files: DatasetFiles) {
-  const { stdout, ms } = await runNodeScript(
-    'src/cli.ts',
+  const { stdout, ms } = await runCli(
     ['import', '--create', '--source', sourceId, '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'],
     { SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY', SX_POSTGRES_DSN: databaseUrl, SX_LOG_LEVEL: 'warn' },
   );
@@ -49,7 +48,7 @@ export async function benchImport(databaseUrl: string, files: DatasetFiles, vide
 
 /** The original's way (whole files in memory, a SELECT then an INSERT or UPDATE per row) on a prefix. */
 export async function benchRowByRow(databaseUrl: string, files: DatasetFiles, rows: number): Promise<{ rowsPerSecond: number; rows: number; ms: number }> {
-  await runNodeScript('src/cli.ts', ['pg-bootstrap', '--source', 'rowbyrow'], {
+  await runCli(['pg-bootstrap', '--source', 'rowbyrow'], {
     SX_DB_BACKEND_MODE: 'POSTGRES_PRIMARY',
     SX_POSTGRES_DSN: databaseUrl,
   });

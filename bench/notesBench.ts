@@ -7,7 +7,7 @@ import { noteItemOf } from '../src/queries/itemNotes.js';
 import { listItems } from '../src/queries/listItems.js';
 import { openSqliteConnection } from '../src/stores/sqlite/sqliteStore.js';
 import { loadLoop, type LoadResult } from './load.js';
-import { runNodeScript } from './processes.js';
+import { runCli } from './processes.js';
 import { startGateway } from './queryBench.js';
 import { rawSqliteTenantDb } from './tenantDb.js';
 
@@ -47,7 +47,7 @@ export async function benchNotes(seconds: number, warmupSeconds: number): Promis
     const { csv, vault } = await notesLibrary(dir, ITEMS);
     const file = path.join(dir, 'notes.db');
     const env = { SX_DB_BACKEND_MODE: 'SQLITE', SX_DB_PATH: file, SX_DEMO_IMPORT: '0', SX_VAULT_ROOT: vault };
-    await runNodeScript('src/cli.ts', ['import', '--create', '--source', 'notes', '--csv', csv, '--json'], env);
+    await runCli(['import', '--create', '--source', 'notes', '--csv', csv, '--json'], env);
 
     const gateway = await startGateway(env);
     const query = `query($limit: Int) { source(sourceId: "notes") { notes(limit: $limit, force: true, pathlinkerGroup: "${GROUP}") { nodes { id note { markdown origin } } } } }`;

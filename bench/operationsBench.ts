@@ -13,7 +13,7 @@ import { latestTenantVersion } from '../src/stores/postgres/migrationFiles.js';
 import { PostgresStore } from '../src/stores/postgres/postgresStore.js';
 import type { DatasetFiles } from './dataset.js';
 import { dropDatabase, recreateDatabase, type BenchServer } from './postgres.js';
-import { runNodeScript, runProcess } from './processes.js';
+import { runCli, runProcess } from './processes.js';
 
 /** The median of a command's runs, and every run, in ms. */
 export interface Timed {
@@ -136,13 +136,13 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
 
   try {
     const cliStartRuns: number[] = [];
-    for (let i = 0; i < runs; i++) cliStartRuns.push((await runNodeScript('src/cli.ts', ['--version'], {})).ms);
+    for (let i = 0; i < runs; i++) cliStartRuns.push((await runCli(['--version'], {})).ms);
 
     // --- cutover vs import ----------------------------------------------------------------------------------
     log(`operations: SQLite file of ${videos} videos`);
     const sqliteFile = path.join(work, 'library.db');
     const sqliteEnv = { SX_DB_BACKEND_MODE: 'SQLITE', SX_DB_PATH: sqliteFile, SX_LOG_LEVEL: 'warn' };
-    const sqliteImport = await runNodeScript('src/cli.ts', ['import', '--create', '--source', SOURCE, ...csvArgs, '--json'], sqliteEnv);
+    const sqliteImport = await runCli(['import', '--create', '--source', SOURCE, ...csvArgs, '--json'], sqliteEnv);
 
     const importRuns: number[] = [];
     const cutoverRuns: number[] = [];
@@ -154,16 +154,16 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
     for (let i = 0; i < runs; i++) {
       log(`operations: import vs cutover, run ${i + 1} of ${runs}`);
       const imported = await fresh('import', i);
-      importRuns.push((await runNodeScript('src/cli.ts', ['import', '--create', '--source', SOURCE, ...csvArgs, '--json'], postgresEnv(imported.url))).ms);
+      importRuns.push((await runCli(['import', '--create', '--source', SOURCE, ...csvArgs, '--json'], postgresEnv(imported.url))).ms);
       if (library) await drop(imported.name);
       else library = imported;
 
       const target = await fresh('cutover', i);
       const env = { ...postgresEnv(target.url), SX_DB_PATH: sqliteFile };
-      const first = await runNodeScript('src/cli.ts', ['cutover', '--source', SOURCE, '--json'], env);
+      const first = await runCli(['cutover', '--source', SOURCE, '--json'], env);
       const firstReport = jsonOf<CutoverJson>(first.stdout);
       if (firstReport.action !== 'copy' || !firstReport.verified) throw new Error(`cutover run ${i + 1}: ${first.stdout}`);
-      const again = await runNodeScript('src/cli.ts', ['cutover', '--source', SOURCE, '--json'], env);
+      const again = await runCli(['cutover', '--source', SOURCE, '--json'], env);
       const againReport = jsonOf<CutoverJson>(again.stdout);
       if (againReport.action !== 'none') throw new Error(`second cutover run ${i + 1} was not a no-op: ${again.stdout}`);
       cutoverRuns.push(first.ms);
@@ -191,7 +191,7 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
       log(`operations: backup vs pg_dump, run ${i + 1} of ${runs}`);
       // A folder per run: --keep prunes within a folder, and each run must write, not find, its backup.
       const out = path.join(work, `backup-${i}`);
-      const backup = await runNodeScript('src/cli.ts', ['backup', '--all', '--out', out, '--json'], postgresEnv(library!.url));
+      const backup = await runCli(['backup', '--all', '--out', out, '--json'], postgresEnv(library!.url));
       const report = jsonOf<BackupJson>(backup.stdout);
       gatewayBackup.push(backup.ms);
       gatewayBackupInside.push(report.durationMs);
@@ -220,7 +220,7 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
     for (let i = 0; i < runs; i++) {
       log(`operations: restore vs pg_restore, run ${i + 1} of ${runs}`);
       const target = await fresh('restore', i);
-      const restored = await runNodeScript('src/cli.ts', ['restore', gatewayDump, '--dsn', target.url, '--json'], postgresEnv(target.url));
+      const restored = await runCli(['restore', gatewayDump, '--dsn', target.url, '--json'], postgresEnv(target.url));
       const report = jsonOf<RestoreJson>(restored.stdout);
       if (!report.ok) throw new Error(`restore run ${i + 1} not verified: ${restored.stdout}`);
       const step = report.sources.reduce((sum, s) => sum + s.durationMs, 0);
@@ -252,7 +252,7 @@ export async function benchOperations(server: BenchServer, files: DatasetFiles, 
           created.add(target.name);
           await createFromTemplate(server.adminUrl, target.name, template.name);
           target.url = server.databaseUrl(target.name);
-          const run = await runNodeScript('src/cli.ts', ['migrate', '--all', '--concurrency', String(concurrency), '--json'], postgresEnv(target.url));
+          const run = await runCli(['migrate', '--all', '--concurrency', String(concurrency), '--json'], postgresEnv(target.url));
           const report = jsonOf<MigrateJson>(run.stdout);
           const moved = report.schemas.filter((s) => s.from === MIGRATE_FROM && s.to === latestTenantVersion).length;
           if (report.failed > 0 || moved !== options.migrateSchemas) throw new Error(`migrate run: ${moved} of ${options.migrateSchemas} schemas migrated, ${report.failed} failed`);

@@ -102,7 +102,10 @@ export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv)
   });
 }
 
-/** Runs a TypeScript entry point (tsx) to completion and returns its stdout; fails with its stderr. */
-export function runNodeScript(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; ms: number }> {
-  return runProcess(process.execPath, ['--import', 'tsx', entry, ...args], env);
+/**
+ * Runs `sx-gateway` as a user does, through its published entry point (bin/sx-gateway.js, which sets up the
+ * import's memory before the CLI loads), to completion; returns its stdout and fails with its stderr.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; ms: number }> {
+  return runProcess(process.execPath, ['bin/sx-gateway.js', ...args], env);
 }

@@ -10,7 +10,7 @@ import { openSqliteConnection } from '../src/stores/sqlite/sqliteStore.js';
 import type { DatasetFiles } from './dataset.js';
 import { loadGraphql, loadLoop, type LoadResult } from './load.js';
 import { makeWorkloads } from './postgraphile/queries.js';
-import { runNodeScript } from './processes.js';
+import { runCli } from './processes.js';
 import type { LoadShape } from './queryBench.js';
 import { startGateway } from './queryBench.js';
 import { rawSqliteTenantDb } from './tenantDb.js';
@@ -47,8 +47,7 @@ interface CliSummary {
 
 /** One `sx-gateway import --json` process in SQLITE mode, timed from spawn to exit. */
 async function gatewayImport(files: DatasetFiles, env: NodeJS.ProcessEnv): Promise<SqliteImportRun> {
-  const { stdout, ms } = await runNodeScript(
-    'src/cli.ts',
+  const { stdout, ms } = await runCli(
     ['import', '--create', '--source', 'big', '--csv', files.consolidated, '--authors', files.authors, '--bookmarks', files.bookmarks, '--json'],
     { ...env, SX_LOG_LEVEL: 'warn' },
   );

@@ -14,9 +14,11 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], env: Record<string, string>, untilLine?: RegExp): Promise<Run & { stop?: () => void }> {
+const SOURCES_ENTRY = ['--import', 'tsx', 'src/cli.ts'];
+
+function run(args: string[], env: Record<string, string>, untilLine?: RegExp, entry = SOURCES_ENTRY): Promise<Run & { stop?: () => void }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const child = spawn(process.execPath, [...entry, ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SX_LOG_LEVEL: 'warn', ...env },
     });
@@ -64,6 +66,21 @@ describe('CLI', () => {
     expect(second.stdout).toContain('inserted=0 updated=0 skipped=5');
     const sources = await run(['sources'], env);
     expect(sources.stdout).toMatch(/\* cli_1\s.*sx_cli_1/);
+  });
+
+  // The published entry point sets up an import's memory before the CLI loads (only for POSTGRES_PRIMARY).
+  it.each(['POSTGRES_PRIMARY', 'SQLITE'])('imports through the published entry point, bin/sx-gateway.js, in %s', async (mode) => {
+    const env: Record<string, string> = mode === 'SQLITE'
+      ? { SX_DB_BACKEND_MODE: mode, SX_DB_PATH: path.join(dir, 'bin.db'), SX_DEMO_IMPORT: '0' }
+      : { SX_DB_BACKEND_MODE: mode, SX_POSTGRES_DSN: database.url };
+    const file = path.join(dir, 'bin.csv');
+    await writeFile(file, libraryCsv('bin_entry', 7));
+    const imported = await run(['import', '--create', '--source', 'bin_entry', '--csv', file, '--json'], env, undefined, ['bin/sx-gateway.js']);
+    expect(imported.stderr).toBe('');
+    expect(imported.code).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ sourceId: 'bin_entry', inserted: 7, updated: 0 });
+    const again = await run(['import', '--source', 'bin_entry', '--csv', file, '--json'], env, undefined, ['bin/sx-gateway.js']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ inserted: 0, updated: 0, skipped: 7 });
   });
 
   it('fails an import of a broken file with the error code and a non-zero exit', async () => {

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { parseCount, parsePrivate, stableRowHash } from '../src/import/csvFields.js';
+import { Utf8Validator } from '../src/import/utf8Check.js';
 import { normaliseAuthorLinks, normaliseStatuses, primaryStatus } from '../src/queries/metaValues.js';
 import { ident, schemaNameFor } from '../src/sources/identifiers.js';
 import { assertSourceId, trailingProfileIndex } from '../src/sources/sourceId.js';
@@ -102,5 +104,46 @@ describe('configuration', () => {
       expect(text).toContain('SX_POSTGRES_SCHEMA_PREFIX');
     }
     expect(() => loadConfig({ SX_DB_BACKEND_MODE: 'MYSQL' })).toThrowError(/SX_DB_BACKEND_MODE/);
+  });
+});
+
+describe('UTF-8 validation by chunks', () => {
+  // Valid text with stray bytes mixed in: lone continuation bytes, overlong and surrogate forms, cut characters.
+  const bytes = fc
+    .array(
+      fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 6 }).map((s) => [...Buffer.from(s)]),
+        fc.array(fc.integer({ min: 0x80, max: 0xff }), { maxLength: 3 }),
+      ),
+      { maxLength: 12 },
+    )
+    .map((parts) => Uint8Array.from(parts.flat()));
+
+  /** The index of the first chunk a check refuses (chunks.length for the end of input), or -1 when none does. */
+  const refusedAt = (chunks: Buffer[], push: (chunk: Buffer) => boolean, end: () => boolean) => {
+    const at = chunks.findIndex((chunk) => !push(chunk));
+    return at >= 0 ? at : end() ? -1 : chunks.length;
+  };
+
+  it('refuses the same chunk as a streaming fatal TextDecoder, however the bytes are cut', () => {
+    fc.assert(
+      fc.property(bytes, fc.array(fc.nat(), { maxLength: 6 }), (input, cuts) => {
+        const at = [...new Set(cuts.map((c) => c % (input.length + 1))), input.length].sort((a, b) => a - b);
+        const chunks = at.map((end, i) => Buffer.from(input.subarray(i ? at[i - 1] : 0, end)));
+        const decoder = new TextDecoder('utf-8', { fatal: true });
+        const decodes = (run: () => void) => {
+          try {
+            run();
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        const expected = refusedAt(chunks, (chunk) => decodes(() => decoder.decode(chunk, { stream: true })), () => decodes(() => decoder.decode()));
+        const validator = new Utf8Validator();
+        expect(refusedAt(chunks, (chunk) => validator.push(chunk), () => validator.end())).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { parse as parseSync } from 'csv-parse/sync';
 import { GatewayError, type ErrorCode } from '../errors.js';
+import { Utf8Validator, firstInvalidUtf8 } from './utf8Check.js';
 
 /**
  * A field larger than this is refused, counted in bytes as the file writes it (quotes included). The longest
@@ -109,7 +110,7 @@ export class CsvCheck extends Transform {
   header: string[] | null = null;
 
   private readonly options: CsvCheckOptions;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private readonly utf8 = new Utf8Validator();
   /** The first bytes, held until there are enough to recognise a binary format. */
   private head: Buffer | null = Buffer.alloc(0);
   /** The last bytes of the previous chunk: a UTF-8 character may continue into the next chunk. */
@@ -238,13 +239,8 @@ export class CsvCheck extends Transform {
   private check(chunk: Buffer, from: number): GatewayError | undefined {
     const base = this.offset;
     this.scanning(chunk, base);
-    let invalidAt: number | null = null;
-    try {
-      this.decoder.decode(chunk, { stream: true });
-    } catch {
-      // Only on this rare path is the bad byte located; the structure before it is still checked first.
-      invalidAt = firstInvalidUtf8(this.tail, chunk) ?? 0;
-    }
+    // Only on the rare invalid path is the bad byte located; the structure before it is still checked first.
+    const invalidAt = this.utf8.push(chunk) ? null : (firstInvalidUtf8(this.tail, chunk) ?? 0);
     const problem = this.scan(chunk, from, invalidAt === null ? chunk.length : Math.max(from, invalidAt));
     if (problem) return problem;
     if (invalidAt !== null) {
@@ -447,11 +443,7 @@ export class CsvCheck extends Transform {
     if (this.state === QUOTED) {
       return this.fail('CSV_UNTERMINATED_QUOTE', { line: this.fieldLine, column: this.column }, 'the quote opened here is never closed');
     }
-    try {
-      this.decoder.decode();
-    } catch {
-      return this.fail('CSV_ENCODING', this.here(), 'the file ends inside a UTF-8 character');
-    }
+    if (!this.utf8.end()) return this.fail('CSV_ENCODING', this.here(), 'the file ends inside a UTF-8 character');
     if (!(this.column === 1 && this.offset === this.recordStart)) {
       const error = this.endRecord(Buffer.alloc(0), this.offset, this.offset, this.offset);
       if (error) return error;
@@ -463,49 +455,4 @@ export class CsvCheck extends Transform {
     }
     return undefined;
   }
-}
-
-/**
- * Index in `chunk` of the first byte of the first sequence that is not UTF-8 (WHATWG rules: no overlong forms,
- * no surrogates, nothing above U+10FFFF), or null. `previous` ends the previous chunk, whose last character
- * may continue here (then the index is negative: the sequence began that many bytes before the chunk); a
- * sequence cut off at the end of `chunk` is not an error yet.
- */
-export function firstInvalidUtf8(previous: Uint8Array, chunk: Uint8Array): number | null {
-  let carried = 0;
-  for (let back = 1; back <= Math.min(3, previous.length); back++) {
-    const byte = previous[previous.length - back]!;
-    if ((byte & 0xc0) === 0x80) continue;
-    if (byte >= 0xc2 && sequenceLength(byte) > back) carried = back;
-    break;
-  }
-  const bytes = carried ? Buffer.concat([previous.subarray(previous.length - carried), chunk]) : chunk;
-  let i = 0;
-  while (i < bytes.length) {
-    const lead = bytes[i]!;
-    if (lead < 0x80) {
-      i += 1;
-      continue;
-    }
-    const length = sequenceLength(lead);
-    if (length === 0) return i - carried;
-    // The second byte's range excludes overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4).
-    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
-    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
-    for (let k = 1; k < length; k++) {
-      if (i + k >= bytes.length) return null;
-      const next = bytes[i + k]!;
-      if (next < (k === 1 ? low : 0x80) || next > (k === 1 ? high : 0xbf)) return i - carried;
-    }
-    i += length;
-  }
-  return null;
-}
-
-/** Bytes in the UTF-8 sequence a lead byte starts; 0 for a byte that cannot start one. */
-function sequenceLength(lead: number): number {
-  if (lead >= 0xc2 && lead <= 0xdf) return 2;
-  if (lead >= 0xe0 && lead <= 0xef) return 3;
-  if (lead >= 0xf0 && lead <= 0xf4) return 4;
-  return 0;
 }
