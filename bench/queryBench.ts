@@ -72,7 +72,7 @@ async function startPostGraphile(databaseUrl: string, schema: string): Promise<R
 }
 
 /** The page the workload asks for, as the library's statements on a bare client: the limit the gateway is held to. */
-function rawWork(name: WorkloadName, author: string, term: string): (db: TenantDb) => Promise<void> {
+export function rawWork(name: WorkloadName, author: string, term: string): (db: TenantDb) => Promise<void> {
   const page = { limit: 51, offset: 0 };
   const withMeta = async (db: TenantDb, ids: string[]) => {
     await metaByVideoIds(db, ids);
