@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 
+const NO_BYTES = Buffer.alloc(0);
+
 /**
  * Streaming UTF-8 validation that decodes nothing. A TextDecoder validates by building the text: a JavaScript
  * string as long as the file, made and dropped chunk by chunk, most of what the importer allocated while a file
@@ -8,7 +10,7 @@ import { isUtf8 } from 'node:buffer';
  */
 export class Utf8Validator {
   /** The start of a character the previous chunk ended inside (a valid prefix of one), or empty. */
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = NO_BYTES;
 
   /** Whether the bytes so far, this chunk included, are UTF-8 (a character cut off at the end is not an error yet). */
   push(chunk: Buffer): boolean {
@@ -19,9 +21,9 @@ export class Utf8Validator {
       const joined = Buffer.concat([this.pending, chunk.subarray(0, from)]);
       if (from < need) {
         this.pending = joined;
-        return firstInvalidUtf8(Buffer.alloc(0), joined) === null;
+        return firstInvalidUtf8(NO_BYTES, joined) === null;
       }
-      this.pending = Buffer.alloc(0);
+      this.pending = NO_BYTES;
       if (!isUtf8(joined)) return false;
     }
     const cut = cutCharacterAt(chunk, from);
@@ -29,7 +31,7 @@ export class Utf8Validator {
     if (cut < chunk.length) {
       this.pending = Buffer.from(chunk.subarray(cut));
       // The cut-off part must already be a valid start: its second byte has narrower ranges after some leads.
-      return firstInvalidUtf8(Buffer.alloc(0), this.pending) === null;
+      return firstInvalidUtf8(NO_BYTES, this.pending) === null;
     }
     return true;
   }
