@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ensureDataset, type DatasetFiles } from './dataset.js';
+import { postgresImportFloor, type ImportFloor } from './importFloor.js';
 import { runCli } from './processes.js';
 import { rawCopyRowsPerSecond } from './rawCopy.js';
 import { importRowByRow } from './rowByRow.js';
@@ -7,8 +8,10 @@ import { importRowByRow } from './rowByRow.js';
 export interface ImportFigures {
   videos: number;
   rawCopy: { rowsPerSecond: number; ms: number } | { missing: string };
-  first: { ms: number; rowsPerSecond: number; peakRssBytes: number; inserted: number };
+  first: { ms: number; rows: number; rowsPerSecond: number; peakRssBytes: number; inserted: number };
   reimport: { ms: number; rowsPerSecond: number; peakRssBytes: number; skipped: number };
+  /** What PostgreSQL alone spends on the rows and indexes the first import left (importFloor.ts), when asked for. */
+  floor?: ImportFloor;
 }
 
 interface CliSummary {
@@ -33,16 +36,27 @@ export async function datasetFor(dataDir: string, videos: number): Promise<Datas
   return ensureDataset(path.join(dataDir, `videos-${videos}`), { videos });
 }
 
-/** First import into an empty source, then the same files again, beside psql's \copy of the consolidated file. */
-export async function benchImport(databaseUrl: string, files: DatasetFiles, videos: number, sourceId: string): Promise<ImportFigures> {
+/**
+ * First import into an empty source, then the same files again, beside psql's \copy of the consolidated file;
+ * with `floor`, then the database's own floor for what the first import stored in the source's schema.
+ */
+export async function benchImport(
+  databaseUrl: string,
+  files: DatasetFiles,
+  videos: number,
+  sourceId: string,
+  options: { floorSchema?: string } = {},
+): Promise<ImportFigures> {
   const rawCopy = await rawCopyRowsPerSecond(databaseUrl, files.consolidated).catch((error: Error) => ({ missing: error.message }));
   const first = await cliImport(databaseUrl, sourceId, files);
   const again = await cliImport(databaseUrl, sourceId, files);
+  const floor = options.floorSchema ? await postgresImportFloor(databaseUrl, options.floorSchema) : undefined;
   return {
     videos,
     rawCopy: 'missing' in rawCopy ? rawCopy : { rowsPerSecond: rawCopy.rowsPerSecond, ms: rawCopy.ms },
-    first: { ms: first.ms, rowsPerSecond: first.rowsPerSecond, peakRssBytes: first.summary.peakRssBytes, inserted: first.summary.inserted },
+    first: { ms: first.ms, rows: first.summary.rows.consolidated, rowsPerSecond: first.rowsPerSecond, peakRssBytes: first.summary.peakRssBytes, inserted: first.summary.inserted },
     reimport: { ms: again.ms, rowsPerSecond: again.rowsPerSecond, peakRssBytes: again.summary.peakRssBytes, skipped: again.summary.skipped },
+    ...(floor ? { floor } : {}),
   };
 }
 

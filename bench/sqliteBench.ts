@@ -8,6 +8,7 @@ import { metaByVideoIds } from '../src/queries/itemMeta.js';
 import { listItems } from '../src/queries/listItems.js';
 import { openSqliteConnection } from '../src/stores/sqlite/sqliteStore.js';
 import type { DatasetFiles } from './dataset.js';
+import { sqliteImportFloor, type ImportFloor } from './importFloor.js';
 import { loadGraphql, loadLoop, type LoadResult } from './load.js';
 import { makeWorkloads } from './postgraphile/queries.js';
 import { runCli } from './processes.js';
@@ -33,6 +34,8 @@ export interface SqliteFigures {
   reimport: SqliteImportRun;
   /** sqlite3's `.import` of the same consolidated file into an unindexed table, right after the first import. */
   cliImport: { ms: number; rows: number; rowsPerSecond: number } | { missing: string };
+  /** What SQLite alone spends on the rows and indexes the first import left (importFloor.ts). */
+  floor: ImportFloor;
   gateway: LoadResult;
   direct: LoadResult;
 }
@@ -117,7 +120,7 @@ async function cliImport(sqlite3: string, consolidatedCsv: string): Promise<{ ms
 
 /**
  * SQLITE mode: the first import of the files into a new file, sqlite3's `.import` of the same consolidated file
- * right after it, and a re-import; then the page workload against the gateway vs the same statements on
+ * right after it, SQLite's own floor for what the import stored, and a re-import; then the page workload against the gateway vs the same statements on
  * better-sqlite3 directly.
  */
 export async function benchSqlite(dataDir: string, files: DatasetFiles, videos: number, shape: LoadShape): Promise<SqliteFigures> {
@@ -128,6 +131,7 @@ export async function benchSqlite(dataDir: string, files: DatasetFiles, videos: 
   if (typeof sqlite3 !== 'string') process.stderr.write(`[bench] notice: ${sqlite3.missing}; install it with apt-get install sqlite3\n`);
   const first = await gatewayImport(files, env);
   const cli = typeof sqlite3 === 'string' ? await cliImport(sqlite3, files.consolidated) : sqlite3;
+  const floor = await sqliteImportFloor(file);
   const reimport = await gatewayImport(files, env);
   const gateway = await startGateway(env);
   let figures: LoadResult;
@@ -148,7 +152,7 @@ export async function benchSqlite(dataDir: string, files: DatasetFiles, videos: 
     };
     await loadLoop(once, { workers: 1, seconds: shape.warmupSeconds });
     const direct = await loadLoop(once, { workers: 1, seconds: shape.seconds });
-    return { videos, first, reimport, cliImport: cli, gateway: figures, direct };
+    return { videos, first, reimport, cliImport: cli, floor, gateway: figures, direct };
   } finally {
     connection.close();
   }
