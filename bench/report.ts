@@ -38,8 +38,8 @@ interface Goal {
   name: string;
   value: string;
   met: boolean;
-  /** The best ratio the database's own floor leaves any import (importFloor.ts), where one was measured. */
-  floor?: string;
+  /** What the database alone reaches for the same ratio, where it was measured (the goals table's last column). */
+  alone?: string;
 }
 
 /** The floor's steps and total, and its rate in the file's rows (the rate the import ratios compare). */
@@ -59,8 +59,9 @@ function floorLine(engine: string, floor: ImportFloor, fileRows: number): { text
 export function report(results: Results): string {
   const out: string[] = [];
   const goals: Goal[] = [];
-  const goal = (name: string, ratio: number, target: string, met: boolean, floor?: number) =>
-    goals.push({ name, value: `${x(ratio)} (goal ${target})`, met, ...(floor === undefined ? {} : { floor: `at most ${x(floor)}` }) });
+  const goal = (name: string, ratio: number, target: string, met: boolean, alone?: string) =>
+    goals.push({ name, value: `${x(ratio)} (goal ${target})`, met, ...(alone === undefined ? {} : { alone }) });
+  const atMost = (ratio: number | undefined) => (ratio === undefined ? undefined : `at most ${x(ratio)}`);
   const m = results.machine;
   out.push(`## Run of ${m.date}`, '', `Machine: ${m.cpus}, ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres} (${m.postgresOrigin}).`);
   if (results.queries || results.sources || results.sqlite || (results.citus && !('missing' in results.citus))) {
@@ -81,13 +82,13 @@ export function report(results: Results): string {
     out.push('');
     if (!('missing' in largest.rawCopy)) {
       const copyRate = largest.rawCopy.rowsPerSecond;
-      goal(`first import of ${n(largest.videos)} rows vs raw COPY`, largest.first.rowsPerSecond / copyRate, '≥ 0.15×', largest.first.rowsPerSecond >= 0.15 * copyRate, floor && floor.rowsPerSecond / copyRate);
+      goal(`first import of ${n(largest.videos)} rows vs raw COPY`, largest.first.rowsPerSecond / copyRate, '≥ 0.15×', largest.first.rowsPerSecond >= 0.15 * copyRate, atMost(floor && floor.rowsPerSecond / copyRate));
       goal('re-import vs raw COPY', largest.reimport.rowsPerSecond / copyRate, '≥ 0.3×', largest.reimport.rowsPerSecond >= 0.3 * copyRate);
     }
     if (results.rowByRow) {
       const baseline = results.rowByRow.rowsPerSecond;
       const r = largest.first.rowsPerSecond / baseline;
-      goal('first import vs row-by-row', r, '≥ 20×', r >= 20, floor && floor.rowsPerSecond / baseline);
+      goal('first import vs row-by-row', r, '≥ 20×', r >= 20, atMost(floor && floor.rowsPerSecond / baseline));
     }
     if (results.imports.length > 1) {
       const small = results.imports[0]!;
@@ -150,7 +151,10 @@ export function report(results: Results): string {
       out.push('', `p50 with ${n(many.sources)} sources ÷ 1: gateway ${x(many.load.p50Ms / one.load.p50Ms)}, raw pg loop ${x(many.rawPg.p50Ms / one.rawPg.p50Ms)}.`);
     }
     out.push('');
-    if (one && many) goal(`p50 with ${n(many.sources)} sources vs 1`, many.load.p50Ms / one.load.p50Ms, '≤ 1.1×', many.load.p50Ms <= 1.1 * one.load.p50Ms);
+    if (one && many) {
+      const alone = one.rawPg && many.rawPg ? `${x(many.rawPg.p50Ms / one.rawPg.p50Ms)} (the raw pg loop)` : undefined;
+      goal(`p50 with ${n(many.sources)} sources vs 1`, many.load.p50Ms / one.load.p50Ms, '≤ 1.1×', many.load.p50Ms <= 1.1 * one.load.p50Ms, alone);
+    }
   }
 
   if (results.sqlite) {
@@ -182,7 +186,7 @@ export function report(results: Results): string {
     } else {
       const ratio = s.first.rowsPerSecond / s.cliImport.rowsPerSecond;
       const floorRate = floorLine('SQLite', s.floor, s.first.rows).rowsPerSecond;
-      goal(`SQLite import of ${n(s.videos)} rows vs sqlite3 .import`, ratio, '≥ 0.25×', ratio >= 0.25, floorRate / s.cliImport.rowsPerSecond);
+      goal(`SQLite import of ${n(s.videos)} rows vs sqlite3 .import`, ratio, '≥ 0.25×', ratio >= 0.25, atMost(floorRate / s.cliImport.rowsPerSecond));
     }
     const peak = Math.max(s.first.peakRssBytes, s.reimport.peakRssBytes);
     goals.push({ name: `SQLite import peak RSS at ${n(s.videos)} rows`, value: `${mb(peak)} (goal ≤ 300 MB)`, met: peak <= 300 * 2 ** 20 });
@@ -207,12 +211,13 @@ export function report(results: Results): string {
     out.push(
       '### Goals',
       '',
-      'The last column, where there is one, is the ratio of the database\'s own floor above: no import storing the same rows and indexes reaches more on this machine.',
+      'The last column is what the database alone reaches on this machine, where it was measured: for an import, the ratio of its floor above ' +
+        '(no import that stores the same rows and indexes gets past it); for many sources, the same ratio for the page\'s statements on a bare pool.',
       '',
       '| goal | measured | | the database alone |',
       '|---|---|---|---|',
     );
-    for (const g of goals) out.push(`| ${g.name} | ${g.value} | ${g.met ? 'met' : '**not met**'} | ${g.floor ?? ''} |`);
+    for (const g of goals) out.push(`| ${g.name} | ${g.value} | ${g.met ? 'met' : '**not met**'} | ${g.alone ?? ''} |`);
   }
   return `${out.join('\n')}\n`;
 }
