@@ -38,7 +38,7 @@ export async function datasetFor(dataDir: string, videos: number): Promise<Datas
 
 /**
  * First import into an empty source, then the same files again, beside psql's \copy of the consolidated file;
- * with `floor`, then the database's own floor for what the first import stored in the source's schema.
+ * with `floorSchema` (the source's schema), then the database's own floor for what the first import stored there.
  */
 export async function benchImport(
   databaseUrl: string,
