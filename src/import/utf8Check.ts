@@ -46,7 +46,7 @@ export class Utf8Validator {
  * Where a character that the chunk ends inside of begins (a lead byte followed by fewer continuation bytes than
  * it announces), or the chunk's length. Looks no further back than `from`.
  */
-function cutCharacterAt(chunk: Uint8Array, from: number): number {
+function cutCharacterAt(chunk: Uint8Array, from = 0): number {
   for (let back = 1; back <= Math.min(3, chunk.length - from); back++) {
     const byte = chunk[chunk.length - back]!;
     if ((byte & 0xc0) === 0x80) continue;
@@ -62,13 +62,7 @@ function cutCharacterAt(chunk: Uint8Array, from: number): number {
  * sequence cut off at the end of `chunk` is not an error yet.
  */
 export function firstInvalidUtf8(previous: Uint8Array, chunk: Uint8Array): number | null {
-  let carried = 0;
-  for (let back = 1; back <= Math.min(3, previous.length); back++) {
-    const byte = previous[previous.length - back]!;
-    if ((byte & 0xc0) === 0x80) continue;
-    if (byte >= 0xc2 && sequenceLength(byte) > back) carried = back;
-    break;
-  }
+  const carried = previous.length - cutCharacterAt(previous);
   const bytes = carried ? Buffer.concat([previous.subarray(previous.length - carried), chunk]) : chunk;
   let i = 0;
   while (i < bytes.length) {
